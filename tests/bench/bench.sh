@@ -1,0 +1,391 @@
+#!/usr/bin/env bash
+# Benchmark: cutoverd against smtp-sink (the floor: an SMTP server with no
+# logic) and a fairly tuned private Postfix smtpd, all on loopback, in one run.
+#
+# Each server answers the same dialogue: 220, HELO, MAIL, RCPT to
+# rcpt@example.com -> 451 (cutoverd: limbo; Postfix: access map DEFER;
+# smtp-sink: -r RCPT with the same reply text), QUIT.  smtp-source drives
+# SESSIONS sessions at concurrency 50 and 200, interleaved: for each
+# concurrency, ROUNDS rounds of sink -> cutoverd -> postfix, medians reported.
+# Then each server is restarted fresh and holds idle connections for the
+# memory figure.  Measurement and reporting are in bench_lib.py; this script
+# owns the processes: everything it starts is stopped by PID in the trap and
+# the temporary directory is removed.  Needs root (ulimit, Postfix, smtp-sink
+# -u).  Only 127.0.0.0/8 is used; the system Postfix instance is never
+# touched (our instance has its own config, queue and data directories).
+#
+# Usage: bash tests/bench/bench.sh [--quick] [--out FILE] [--keep]
+#        [--cutoverd PATH] [--sessions N] [--rounds N] [--idle N]
+# See tests/bench/README.md for what the numbers mean.
+set -euo pipefail
+
+CMDLINE="$(printf '%q ' "$0" "$@")"
+CMDLINE=${CMDLINE% }
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+LIB="$HERE/bench_lib.py"
+SMTP_SOURCE=/usr/sbin/smtp-source
+SMTP_SINK=/usr/sbin/smtp-sink
+REPLY="451 4.3.2 example.com is moving, please retry later"
+
+SESSIONS=20000
+ROUNDS=3
+IDLE=10000
+CONCS="50 200"
+WARMUP=1000
+LOAD_TIMEOUT=180
+PF_PROCESS_LIMIT=1000
+PF_IDLE_CAP=500
+OUT=""
+KEEP=0
+CUTOVERD_BIN=${CUTOVERD:-}
+
+usage() {
+	sed -n '/^# Usage:/,/^# See /p' "$0" | sed 's/^# \{0,1\}//'
+	exit "$1"
+}
+
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--quick) SESSIONS=2000 ROUNDS=1 IDLE=1000 WARMUP=200 LOAD_TIMEOUT=60 ;;
+	--out) OUT=${2:?--out needs a file}; shift ;;
+	--keep) KEEP=1 ;;
+	--cutoverd) CUTOVERD_BIN=${2:?--cutoverd needs a path}; shift ;;
+	--sessions) SESSIONS=${2:?}; shift ;;
+	--rounds) ROUNDS=${2:?}; shift ;;
+	--idle) IDLE=${2:?}; shift ;;
+	-h|--help) usage 0 ;;
+	*) echo "bench.sh: unknown argument: $1" >&2; usage 2 ;;
+	esac
+	shift
+done
+
+die() {
+	echo "bench.sh: $*" >&2
+	exit 1
+}
+
+find_cutoverd() {
+	local c
+	for c in "$CUTOVERD_BIN" "$ROOT/build/cutoverd" "$ROOT/build/smtpd/cutoverd"; do
+		if [ -n "$c" ] && [ -x "$c" ]; then
+			echo "$c"
+			return 0
+		fi
+	done
+	return 1
+}
+
+for n in "$SESSIONS" "$ROUNDS" "$IDLE"; do
+	case "$n" in
+	'' | *[!0-9]* | 0) die "--sessions, --rounds and --idle take a positive number, not '$n'" ;;
+	esac
+done
+[ "$(id -u)" = 0 ] || die "run as root (ulimit -n, a private Postfix, smtp-sink -u)"
+for t in "$SMTP_SOURCE" "$SMTP_SINK" postfix postmap postconf python3; do
+	command -v "$t" >/dev/null || die "missing $t (apt-get install postfix python3)"
+done
+CUTOVERD_BIN=$(find_cutoverd) ||
+	die "cutoverd not found: build it (cmake --build BUILD --target cutoverd) and pass --cutoverd PATH or set CUTOVERD"
+[ -n "$OUT" ] || OUT="/tmp/cutover-bench-$(date -u +%Y%m%dT%H%M%SZ).json"
+PF_IDLE=$IDLE
+[ "$PF_IDLE" -le "$PF_IDLE_CAP" ] || PF_IDLE=$PF_IDLE_CAP
+[ "$PF_IDLE" -le "$PF_PROCESS_LIMIT" ] || PF_IDLE=$PF_PROCESS_LIMIT
+
+# IDLE held connections plus the servers' own descriptors: raise the hard
+# limit where we may (CAP_SYS_RESOURCE), then the soft limit to the hard one.
+ulimit -Hn 200000 2>/dev/null || true
+ulimit -Sn "$(ulimit -Hn)"
+[ "$(ulimit -Sn)" -ge $((IDLE + 1000)) ] ||
+	die "open-file limit $(ulimit -Sn) is too small for $IDLE idle connections"
+
+TMP=$(mktemp -d /tmp/cutover-bench.XXXXXX)
+chmod 755 "$TMP"   # Postfix daemons (user postfix) traverse it
+RESULTS="$TMP/results.jsonl"
+SINK_PID="" CUT_PID="" PF_PID="" PF_DIR="" HELPER_PID=""
+
+# ---------------------------------------------------------------- helpers
+
+# Run the Python helper in the background so that a signal reaches our trap
+# at once; the helper kills its own smtp-source on SIGTERM.
+helper() {
+	python3 "$LIB" "$@" &
+	HELPER_PID=$!
+	local rc=0
+	wait "$HELPER_PID" || rc=$?
+	HELPER_PID=""
+	return "$rc"
+}
+
+# stop_pid PID: SIGTERM, wait up to 10 s, then SIGKILL.
+stop_pid() {
+	local pid=$1
+	kill -0 "$pid" 2>/dev/null || return 0
+	kill -TERM "$pid" 2>/dev/null || true
+	for _ in $(seq 100); do
+		kill -0 "$pid" 2>/dev/null || return 0
+		sleep 0.1
+	done
+	kill -KILL "$pid" 2>/dev/null || true
+}
+
+start_sink() {
+	"$SMTP_SINK" -u nobody -r RCPT -b "$REPLY" -m $((IDLE + 1000)) \
+		"127.0.0.1:$SINK_PORT" 4096 >"$TMP/sink.log" 2>&1 &
+	SINK_PID=$!
+	helper wait-banner "$SINK_PORT" 10 || die "smtp-sink did not start: $(tail -3 "$TMP/sink.log")"
+}
+
+stop_sink() {
+	[ -z "$SINK_PID" ] || stop_pid "$SINK_PID"
+	SINK_PID=""
+}
+
+write_cutoverd_conf() {
+	cat >"$TMP/cutoverd.conf" <<EOF
+listen      = { "127.0.0.1:$CUT_PORT" }
+hostname    = "bench-cutoverd.test"
+attempt_log = "$TMP/attempts.jsonl"
+limits {
+    max_connections = 30000
+    per_ip          = 30000
+    backlog         = 4096
+}
+domain "example.com" {
+    state       = limbo
+    defer_reply = "$REPLY"
+    defer_at    = rcpt
+}
+EOF
+	"$CUTOVERD_BIN" -n -c "$TMP/cutoverd.conf" >"$TMP/cutoverd-check.log" 2>&1 ||
+		die "cutoverd -n rejects the benchmark configuration: $(cat "$TMP/cutoverd-check.log")"
+}
+
+start_cutoverd() {
+	"$CUTOVERD_BIN" -c "$TMP/cutoverd.conf" >>"$TMP/cutoverd.log" 2>&1 &
+	CUT_PID=$!
+	helper wait-banner "$CUT_PORT" 10 || die "cutoverd did not start: $(tail -5 "$TMP/cutoverd.log")"
+}
+
+stop_cutoverd() {
+	[ -z "$CUT_PID" ] || stop_pid "$CUT_PID"
+	CUT_PID=""
+}
+
+# A private Postfix instance: its own config_directory, queue_directory and
+# data_directory under $TMP, smtpd on 127.0.0.1 only, no DNS, no chroot.
+# The listen backlog of a master(8) inet service is max(maxproc,
+# default_process_limit): Postfix 3.7 has no separate knob, so it is 1000.
+write_postfix_conf() {
+	PF_DIR="$TMP/postfix"
+	mkdir -p "$PF_DIR/etc" "$PF_DIR/queue" "$PF_DIR/data"
+	chown postfix "$PF_DIR/data"
+	cat >"$PF_DIR/etc/main.cf" <<EOF
+compatibility_level = 3.6
+config_directory = $PF_DIR/etc
+queue_directory = $PF_DIR/queue
+data_directory = $PF_DIR/data
+mail_owner = postfix
+setgid_group = postdrop
+myhostname = bench-postfix.test
+mydomain = bench.test
+myorigin = \$myhostname
+mydestination =
+mynetworks = 127.0.0.0/8
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+maillog_file = $PF_DIR/maillog
+maillog_file_prefixes = $PF_DIR
+default_process_limit = $PF_PROCESS_LIMIT
+smtpd_client_event_limit_exceptions = 127.0.0.0/8
+smtpd_client_connection_count_limit = 0
+smtpd_client_connection_rate_limit = 0
+smtpd_peername_lookup = no
+smtp_host_lookup = native
+lmtp_host_lookup = native
+smtp_dns_support_level = disabled
+smtpd_relay_restrictions =
+smtpd_recipient_restrictions = check_recipient_access hash:$PF_DIR/etc/access, reject_unauth_destination
+access_map_defer_code = 451
+alias_maps =
+alias_database =
+biff = no
+EOF
+	cat >"$PF_DIR/etc/master.cf" <<EOF
+127.0.0.1:$PF_PORT inet n - n - - smtpd
+cleanup   unix  n - n - 0 cleanup
+qmgr      unix  n - n 300 1 qmgr
+rewrite   unix  - - n - - trivial-rewrite
+bounce    unix  - - n - 0 bounce
+defer     unix  - - n - 0 bounce
+trace     unix  - - n - 0 bounce
+verify    unix  - - n - 1 verify
+proxymap  unix  - - n - - proxymap
+anvil     unix  - - n - 1 anvil
+scache    unix  - - n - 1 scache
+postlog   unix-dgram n - n - 1 postlogd
+EOF
+	echo "example.com DEFER 4.3.2 moving" >"$PF_DIR/etc/access"
+	postmap "$PF_DIR/etc/access"
+}
+
+start_postfix() {
+	local pid=""
+	postfix -c "$PF_DIR/etc" start >>"$TMP/postfix-start.log" 2>&1 ||
+		die "postfix did not start: $(tail -5 "$TMP/postfix-start.log")"
+	for _ in $(seq 100); do
+		pid=$(tr -d ' \n' <"$PF_DIR/queue/pid/master.pid" 2>/dev/null || true)
+		[ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && break
+		sleep 0.1
+	done
+	[ -n "$pid" ] || die "postfix master.pid missing"
+	PF_PID=$pid
+	helper wait-banner "$PF_PORT" 10 || die "postfix smtpd did not answer"
+}
+
+# Stop our instance (postfix -c DIR stop signals its master by PID), then
+# make sure no process of its tree is left.
+stop_postfix() {
+	[ -n "$PF_PID" ] || [ -z "$PF_DIR" ] ||
+		PF_PID=$(tr -d ' \n' <"$PF_DIR/queue/pid/master.pid" 2>/dev/null || true)
+	[ -n "$PF_PID" ] || return 0
+	local pids p
+	pids=$(python3 "$LIB" tree "$PF_PID" 2>/dev/null || echo "$PF_PID")
+	postfix -c "$PF_DIR/etc" stop >/dev/null 2>&1 || true
+	stop_pid "$PF_PID"
+	for p in $pids; do
+		case "$(readlink "/proc/$p/exe" 2>/dev/null)" in
+		/usr/lib/postfix/*) stop_pid "$p" ;;
+		esac
+	done
+	PF_PID=""
+}
+
+# shellcheck disable=SC2317  # reached through the trap
+cleanup() {
+	local rc=$?
+	trap - EXIT INT TERM
+	[ -z "$HELPER_PID" ] || stop_pid "$HELPER_PID"
+	stop_sink
+	stop_cutoverd
+	stop_postfix
+	if [ "$KEEP" = 1 ]; then
+		echo "kept $TMP"
+	else
+		rm -rf "$TMP"
+	fi
+	exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+server_pid() {
+	case "$1" in
+	smtp-sink) echo "$SINK_PID" ;;
+	cutoverd) echo "$CUT_PID" ;;
+	postfix) echo "$PF_PID" ;;
+	esac
+}
+
+server_port() {
+	case "$1" in
+	smtp-sink) echo "$SINK_PORT" ;;
+	cutoverd) echo "$CUT_PORT" ;;
+	postfix) echo "$PF_PORT" ;;
+	esac
+}
+
+# load SERVER CONC ROUND SESSIONS [--warmup]
+load() {
+	local s=$1 check=none log=""
+	case "$s" in
+	cutoverd) check=cutoverd log="$TMP/attempts.jsonl" ;;
+	postfix) check=postfix log="$PF_DIR/maillog" ;;
+	esac
+	helper load --name "$s" --pid "$(server_pid "$s")" --port "$(server_port "$s")" \
+		--conc "$2" --round "$3" --sessions "$4" --timeout "$LOAD_TIMEOUT" \
+		--results "$RESULTS" --workdir "$TMP" --smtp-source "$SMTP_SOURCE" \
+		--check "$check" --log "$log" "${@:5}" || BROKEN=1
+}
+
+# ------------------------------------------------------------------- run
+
+START=$(date +%s)
+START_DATE=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+echo "cutover benchmark"
+echo "command:  $CMDLINE  (cwd $(pwd))"
+echo "date:     $START_DATE"
+echo "host:     $(uname -srm), $(nproc) CPUs, $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "cutoverd: $CUTOVERD_BIN ($(date -u -r "$CUTOVERD_BIN" +%Y-%m-%dT%H:%M:%SZ))"
+if ldd "$CUTOVERD_BIN" 2>/dev/null | grep -q -E 'libasan|libubsan'; then
+	echo "WARNING:  cutoverd is a sanitizer build; its numbers mean nothing"
+fi
+echo "peers:    Postfix $(postconf -h mail_version) smtpd (default_process_limit $PF_PROCESS_LIMIT, backlog $PF_PROCESS_LIMIT), smtp-sink (backlog 4096), client smtp-source"
+echo "plan:     $SESSIONS sessions per run at concurrency $CONCS, $ROUNDS round(s) of sink -> cutoverd -> postfix, after a $WARMUP-session warm-up each;"
+echo "          idle connections: smtp-sink $IDLE, cutoverd $IDLE, postfix $PF_IDLE (one process each)"
+echo
+
+SINK_PORT=$(python3 "$LIB" freeport)
+CUT_PORT=$(python3 "$LIB" freeport)
+PF_PORT=$(python3 "$LIB" freeport)
+write_cutoverd_conf
+write_postfix_conf
+start_sink
+start_cutoverd
+start_postfix
+BROKEN=0
+
+echo "== load runs (smtp-source -A: a 451 at RCPT ends the session with QUIT; \"other\": CPU used by the rest of the machine meanwhile) =="
+for s in smtp-sink cutoverd postfix; do
+	load "$s" 50 0 "$WARMUP" --warmup
+done
+for c in $CONCS; do
+	for r in $(seq "$ROUNDS"); do
+		for s in smtp-sink cutoverd postfix; do
+			load "$s" "$c" "$r" "$SESSIONS"
+		done
+	done
+done
+if ! kill -0 "$CUT_PID" 2>/dev/null; then
+	echo "cutoverd died during the load runs; its standard error:"
+	tail -20 "$TMP/cutoverd.log"
+	BROKEN=1
+fi
+
+echo
+echo "== idle connections (each server restarted fresh; sources spread over 127.0.1.0/24) =="
+stop_sink
+stop_cutoverd
+stop_postfix
+start_sink
+start_cutoverd
+start_postfix
+for s in smtp-sink cutoverd postfix; do
+	n=$IDLE
+	[ "$s" != postfix ] || n=$PF_IDLE
+	helper idle --name "$s" --pid "$(server_pid "$s")" --port "$(server_port "$s")" \
+		--count "$n" --timeout 120 --results "$RESULTS" || BROKEN=1
+done
+
+if ! kill -0 "$CUT_PID" 2>/dev/null; then
+	echo "cutoverd is no longer running; its log:"
+	tail -20 "$TMP/cutoverd.log"
+	BROKEN=1
+fi
+if [ -s "$TMP/cutoverd.log" ]; then
+	echo
+	echo "cutoverd standard error (last 10 lines):"
+	tail -10 "$TMP/cutoverd.log" | sed 's/^/  /'
+fi
+
+rc=0
+helper report --results "$RESULTS" --out "$OUT" \
+	"command=$CMDLINE" "date=$START_DATE" "seconds=$(($(date +%s) - START))" \
+	"cutoverd=$CUTOVERD_BIN" "postfix=$(postconf -h mail_version)" \
+	"nproc=$(nproc)" "sessions=$SESSIONS" "rounds=$ROUNDS" \
+	"idle_connections=$IDLE" "postfix_idle_connections=$PF_IDLE" \
+	"warmup=$WARMUP" "loadavg_end=$(cut -d' ' -f1-3 /proc/loadavg)" || rc=$?
+echo "total time: $(($(date +%s) - START)) s, load average at end $(cut -d' ' -f1-3 /proc/loadavg)"
+[ "$BROKEN" = 0 ] || rc=1
+exit "$rc"
