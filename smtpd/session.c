@@ -403,15 +403,22 @@ session_data_step(struct session *s)
 	return done || (total > 0 && evbuffer_get_length(in) > 0);
 }
 
-/* STARTTLS: drop whatever was pipelined after it, then wrap the socket. */
+/*
+ * STARTTLS: once the 220 is on the wire, drop whatever was pipelined after
+ * the command and move the socket to a TLS bufferevent.
+ */
 static void
 session_starttls_step(struct session *s)
 {
 	struct evbuffer *in = bufferevent_get_input(s->bev);
 
+	if (evbuffer_get_length(bufferevent_get_output(s->bev)) > 0)
+		return;                 /* resumed by session_writecb */
 	evbuffer_drain(in, evbuffer_get_length(in));
-	if (session_tls_begin(s) != 0)
-		session_close_after_reply(s, NULL, "tls_error");
+	if (session_tls_begin(s) != 0) {
+		s->close_reason = "tls_error";
+		session_free(s);        /* the caller returns at once */
+	}
 }
 
 static void
@@ -474,7 +481,8 @@ session_writecb(struct bufferevent *bev, void *arg)
 		session_linger(s);
 		return;
 	}
-	if (evbuffer_get_length(bufferevent_get_input(bev)) > 0)
+	if (s->phase == PHASE_STARTTLS ||
+	    evbuffer_get_length(bufferevent_get_input(bev)) > 0)
 		session_process(s);
 }
 
@@ -541,10 +549,17 @@ int
 session_tls_begin(struct session *s)
 {
 	struct bufferevent *tls;
+	int fd = bufferevent_getfd(s->bev);
 
-	tls = tls_wrap(s->srv->base, s->bev, s->srv->tls);
-	if (tls == NULL)
+	/* Detach the socket from the plaintext bufferevent, keep it open. */
+	bufferevent_setfd(s->bev, -1);
+	bufferevent_free(s->bev);
+	s->bev = NULL;
+	tls = tls_wrap(s->srv->base, fd, s->srv->tls);
+	if (tls == NULL) {
+		close(fd);
 		return -1;
+	}
 	s->bev = tls;
 	bufferevent_setcb(s->bev, session_readcb, session_writecb,
 	    session_eventcb, s);
@@ -577,7 +592,8 @@ session_free(struct session *s)
 	srv->nsessions--;
 	ipcount_dec(srv->ipcount, s->ip);
 	session_txn_reset(s);
-	bufferevent_free(s->bev);
+	if (s->bev != NULL)
+		bufferevent_free(s->bev);
 	free(s->helo);
 	free(s->tls_version);
 	free(s->tls_cipher);

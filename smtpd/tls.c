@@ -1,11 +1,13 @@
 /*
  * tls.c - STARTTLS with OpenSSL 3 through bufferevent_openssl.
  *
- * The session's socket bufferevent is wrapped in a filter bufferevent rather
- * than replaced, so the "220 Ready to start TLS" already queued on it goes
- * out in clear before the handshake, and anything the client pipelined
- * after STARTTLS has already been discarded by the session (RFC 3207 4.2,
- * CVE-2011-0411).  Protocol floor TLS 1.2; no renegotiation, no compression.
+ * The session waits until "220 Ready to start TLS" has left its plaintext
+ * bufferevent, discards whatever the client pipelined after STARTTLS
+ * (RFC 3207 4.2, CVE-2011-0411), and then hands the socket to a new
+ * OpenSSL socket bufferevent.  A socket bufferevent rather than a filter
+ * over the old one: one buffer layer, and its write callback means "on the
+ * wire", which a graceful close after the last reply needs.
+ * Protocol floor TLS 1.2; no renegotiation, no compression.
  */
 #include <stdio.h>
 #include <string.h>
@@ -58,14 +60,14 @@ fail:
 }
 
 struct bufferevent *
-tls_wrap(struct event_base *base, struct bufferevent *under, SSL_CTX *ctx)
+tls_wrap(struct event_base *base, int fd, SSL_CTX *ctx)
 {
 	SSL *ssl = SSL_new(ctx);
 	struct bufferevent *bev;
 
 	if (ssl == NULL)
 		return NULL;
-	bev = bufferevent_openssl_filter_new(base, under, ssl,
+	bev = bufferevent_openssl_socket_new(base, fd, ssl,
 	    BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
 	if (bev == NULL)
 		SSL_free(ssl);

@@ -12,9 +12,8 @@
 
 /* TLS 1.2+, certificate chain + key checked to match.  NULL + err on failure. */
 SSL_CTX *tls_ctx_new(const char *cert, const char *key, char *err, size_t errlen);
-/* Wrap `under` (its pending output, e.g. the 220, is sent first). */
-struct bufferevent *tls_wrap(struct event_base *base, struct bufferevent *under,
-    SSL_CTX *ctx);
+/* A server-side TLS bufferevent on fd (closed when it is freed). */
+struct bufferevent *tls_wrap(struct event_base *base, int fd, SSL_CTX *ctx);
 /* Heap copies of the negotiated version and cipher names. */
 void tls_describe(struct bufferevent *bev, char **version, char **cipher);
 
