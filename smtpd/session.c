@@ -1,7 +1,7 @@
 /*
  * session.c - one SMTP session's I/O: framing, timeouts, DATA, close.
  *
- * Public: session_start(), session_shutdown(), session_reply(),
+ * Public: session_start(), session_attach(), session_shutdown(), session_reply(),
  * session_replyf(), session_error(), session_close_after_reply(),
  * session_txn_reset(), session_data_begin(), session_tls_begin(),
  * session_log_limit(), session_log_common(), session_sid_str().
@@ -170,26 +170,37 @@ session_start(struct server *srv, int fd, const struct sockaddr *peer,
 {
 	struct sockaddr_storage local;
 	socklen_t locallen = sizeof(local);
-	struct session *s;
+	struct bufferevent *bev;
 
 	(void)peerlen;
+	bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (bev == NULL) {
+		close(fd);
+		return;
+	}
+	if (getsockname(fd, (struct sockaddr *)&local, &locallen) != 0)
+		local.ss_family = AF_UNSPEC;
+	session_attach(srv, bev, peer, (struct sockaddr *)&local);
+}
+
+/* Run a session on any bufferevent (a socket, or a pair in the fuzzer). */
+struct session *
+session_attach(struct server *srv, struct bufferevent *bev,
+    const struct sockaddr *peer, const struct sockaddr *local)
+{
+	struct session *s;
+
 	if ((s = calloc(1, sizeof(*s))) == NULL) {
-		close(fd);
-		return;
+		bufferevent_free(bev);
+		return NULL;
 	}
-	s->bev = bufferevent_socket_new(srv->base, fd, BEV_OPT_CLOSE_ON_FREE);
-	if (s->bev == NULL) {
-		close(fd);
-		free(s);
-		return;
-	}
+	s->bev = bev;
 	s->srv = srv;
 	s->policy = policy_ref(srv->policy);
 	s->sid = srv->sid_base + srv->sid_next++;
 	s->started_ms = monotonic_ms();
 	sockaddr_text(peer, s->ip, &s->port);
-	if (getsockname(fd, (struct sockaddr *)&local, &locallen) == 0)
-		sockaddr_text((struct sockaddr *)&local, s->lip, &s->lport);
+	sockaddr_text(local, s->lip, &s->lport);
 
 	TAILQ_INSERT_TAIL(&srv->sessions, s, entry);
 	srv->nsessions++;
@@ -203,6 +214,7 @@ session_start(struct server *srv, int fd, const struct sockaddr *peer,
 
 	session_log_connect(s);
 	session_replyf(s, "220 %s ESMTP cutoverd", s->policy->hostname);
+	return s;
 }
 
 void

@@ -4,6 +4,7 @@
  *
  * Public functions:
  *   session_start()      create and greet a session on an accepted socket
+ *   session_attach()     the same on any bufferevent (the session fuzzer)
  *   session_shutdown()   421 and close (SIGTERM)
  * Command handling lives in session_cmds.c (a command table); I/O, timeouts,
  * line framing, DATA and the one-and-only free live in session.c.
@@ -81,6 +82,8 @@ struct session {
 
 void session_start(struct server *srv, int fd, const struct sockaddr *peer,
     socklen_t peerlen);
+struct session *session_attach(struct server *srv, struct bufferevent *bev,
+    const struct sockaddr *peer, const struct sockaddr *local);
 void session_shutdown(struct session *s);
 void session_free_all(struct server *srv);
 /* Printable client address as used for logging and per-IP counting. */
