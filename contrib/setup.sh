@@ -17,7 +17,7 @@ jobs=$(nproc 2>/dev/null || echo 2)
 
 packages=(
 	build-essential cmake pkg-config clang libclang-rt-14-dev
-	libevent-dev libssl-dev libconfuse-dev libidn2-dev libjansson-dev libcmocka-dev
+	libevent-dev libssl-dev libconfuse-dev libidn2-dev libjansson-dev libcmocka-dev libpsl-dev publicsuffix
 	openssl ca-certificates python3 swaks postfix jq procps iproute2
 )
 
