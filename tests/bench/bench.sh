@@ -5,17 +5,27 @@
 # Each server answers the same dialogue: 220, HELO, MAIL, RCPT to
 # rcpt@example.com -> 451 (cutoverd: limbo; Postfix: access map DEFER;
 # smtp-sink: -r RCPT with the same reply text), QUIT.  smtp-source drives
-# SESSIONS sessions at concurrency 50 and 200, interleaved: for each
-# concurrency, ROUNDS rounds of sink -> cutoverd -> postfix, medians reported.
+# SESSIONS sessions at concurrency 50 and 200, in paired rounds: for each
+# concurrency, ROUNDS (default 5) rounds in which the three servers run back
+# to back, in an order shuffled per round by a printed seed (--seed repeats
+# it).  Ratios are taken per round and their median decides PASS/FAIL.
 # Then each server is restarted fresh and holds idle connections for the
-# memory figure.  Measurement and reporting are in bench_lib.py; this script
-# owns the processes: everything it starts is stopped by PID in the trap and
-# the temporary directory is removed.  Needs root (ulimit, Postfix, smtp-sink
-# -u).  Only 127.0.0.0/8 is used; the system Postfix instance is never
-# touched (our instance has its own config, queue and data directories).
+# memory figure.
+#
+# Pinning: with two or more CPUs, every server (cutoverd, smtp-sink, and the
+# whole Postfix instance: postfix start, so master and all its children) is
+# started with taskset on the first allowed CPU, and the client (the Python
+# helper and so smtp-source) runs on the second, the same for all three
+# servers.  On one CPU nothing is pinned and the header says so.
+#
+# Measurement is in bench_lib.py and the report in bench_report.py; this
+# script owns the processes: everything it starts is stopped by PID in the
+# trap and the temporary directory is removed.  Needs root (ulimit, Postfix,
+# smtp-sink -u).  Only 127.0.0.0/8 is used; the system Postfix instance is
+# never touched (our instance has its own config, queue and data directories).
 #
 # Usage: bash tests/bench/bench.sh [--quick] [--out FILE] [--keep]
-#        [--cutoverd PATH] [--sessions N] [--rounds N] [--idle N]
+#        [--cutoverd PATH] [--sessions N] [--rounds N] [--idle N] [--seed N]
 # See tests/bench/README.md for what the numbers mean.
 set -euo pipefail
 
@@ -24,12 +34,14 @@ CMDLINE=${CMDLINE% }
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 LIB="$HERE/bench_lib.py"
+REPORT="$HERE/bench_report.py"
 SMTP_SOURCE=/usr/sbin/smtp-source
 SMTP_SINK=/usr/sbin/smtp-sink
 REPLY="451 4.3.2 example.com is moving, please retry later"
 
 SESSIONS=20000
-ROUNDS=3
+ROUNDS=5
+SEED=$(((RANDOM << 15) | RANDOM))
 IDLE=10000
 CONCS="50 200"
 WARMUP=1000
@@ -54,6 +66,7 @@ while [ $# -gt 0 ]; do
 	--sessions) SESSIONS=${2:?}; shift ;;
 	--rounds) ROUNDS=${2:?}; shift ;;
 	--idle) IDLE=${2:?}; shift ;;
+	--seed) SEED=${2:?}; shift ;;
 	-h|--help) usage 0 ;;
 	*) echo "bench.sh: unknown argument: $1" >&2; usage 2 ;;
 	esac
@@ -81,8 +94,11 @@ for n in "$SESSIONS" "$ROUNDS" "$IDLE"; do
 	'' | *[!0-9]* | 0) die "--sessions, --rounds and --idle take a positive number, not '$n'" ;;
 	esac
 done
+case "$SEED" in
+'' | *[!0-9]*) die "--seed takes a number, not '$SEED'" ;;
+esac
 [ "$(id -u)" = 0 ] || die "run as root (ulimit -n, a private Postfix, smtp-sink -u)"
-for t in "$SMTP_SOURCE" "$SMTP_SINK" postfix postmap postconf python3; do
+for t in "$SMTP_SOURCE" "$SMTP_SINK" postfix postmap postconf python3 taskset; do
 	command -v "$t" >/dev/null || die "missing $t (apt-get install postfix python3)"
 done
 CUTOVERD_BIN=$(find_cutoverd) ||
@@ -99,6 +115,17 @@ ulimit -Sn "$(ulimit -Hn)"
 [ "$(ulimit -Sn)" -ge $((IDLE + 1000)) ] ||
 	die "open-file limit $(ulimit -Sn) is too small for $IDLE idle connections"
 
+# Servers on the first allowed CPU, the client on the second.
+read -r -a ALLOWED_CPUS <<<"$(python3 "$LIB" cpus)"
+if [ "${#ALLOWED_CPUS[@]}" -ge 2 ]; then
+	SERVER_CPU=${ALLOWED_CPUS[0]} CLIENT_CPU=${ALLOWED_CPUS[1]}
+	SRV_PIN=(taskset -c "$SERVER_CPU") CLI_PIN=(taskset -c "$CLIENT_CPU")
+	PINNING="servers (cutoverd, smtp-sink, the whole Postfix instance) on CPU $SERVER_CPU, client (smtp-source) on CPU $CLIENT_CPU (taskset)"
+else
+	SERVER_CPU=-1 CLIENT_CPU=-1 SRV_PIN=() CLI_PIN=()
+	PINNING="none: only ${#ALLOWED_CPUS[@]} CPU allowed, so servers and client share it"
+fi
+
 TMP=$(mktemp -d /tmp/cutover-bench.XXXXXX)
 chmod 755 "$TMP"   # Postfix daemons (user postfix) traverse it
 RESULTS="$TMP/results.jsonl"
@@ -107,9 +134,10 @@ SINK_PID="" CUT_PID="" PF_PID="" PF_DIR="" HELPER_PID=""
 # ---------------------------------------------------------------- helpers
 
 # Run the Python helper in the background so that a signal reaches our trap
-# at once; the helper kills its own smtp-source on SIGTERM.
+# at once; the helper kills its own smtp-source on SIGTERM.  It runs on the
+# client's CPU, and so does the smtp-source it starts.
 helper() {
-	python3 "$LIB" "$@" &
+	"${CLI_PIN[@]}" python3 "$LIB" "$@" &
 	HELPER_PID=$!
 	local rc=0
 	wait "$HELPER_PID" || rc=$?
@@ -130,7 +158,7 @@ stop_pid() {
 }
 
 start_sink() {
-	"$SMTP_SINK" -u nobody -r RCPT -b "$REPLY" -m $((IDLE + 1000)) \
+	"${SRV_PIN[@]}" "$SMTP_SINK" -u nobody -r RCPT -b "$REPLY" -m $((IDLE + 1000)) \
 		"127.0.0.1:$SINK_PORT" 4096 >"$TMP/sink.log" 2>&1 &
 	SINK_PID=$!
 	helper wait-banner "$SINK_PORT" 10 || die "smtp-sink did not start: $(tail -3 "$TMP/sink.log")"
@@ -162,7 +190,7 @@ EOF
 }
 
 start_cutoverd() {
-	"$CUTOVERD_BIN" -c "$TMP/cutoverd.conf" >>"$TMP/cutoverd.log" 2>&1 &
+	"${SRV_PIN[@]}" "$CUTOVERD_BIN" -c "$TMP/cutoverd.conf" >>"$TMP/cutoverd.log" 2>&1 &
 	CUT_PID=$!
 	helper wait-banner "$CUT_PORT" 10 || die "cutoverd did not start: $(tail -5 "$TMP/cutoverd.log")"
 }
@@ -231,7 +259,7 @@ EOF
 
 start_postfix() {
 	local pid=""
-	postfix -c "$PF_DIR/etc" start >>"$TMP/postfix-start.log" 2>&1 ||
+	"${SRV_PIN[@]}" postfix -c "$PF_DIR/etc" start >>"$TMP/postfix-start.log" 2>&1 ||
 		die "postfix did not start: $(tail -5 "$TMP/postfix-start.log")"
 	for _ in $(seq 100); do
 		pid=$(tr -d ' \n' <"$PF_DIR/queue/pid/master.pid" 2>/dev/null || true)
@@ -296,7 +324,7 @@ server_port() {
 	esac
 }
 
-# load SERVER CONC ROUND SESSIONS [--warmup]
+# load SERVER CONC ROUND SLOT SESSIONS [--warmup]
 load() {
 	local s=$1 check=none log=""
 	case "$s" in
@@ -304,9 +332,11 @@ load() {
 	postfix) check=postfix log="$PF_DIR/maillog" ;;
 	esac
 	helper load --name "$s" --pid "$(server_pid "$s")" --port "$(server_port "$s")" \
-		--conc "$2" --round "$3" --sessions "$4" --timeout "$LOAD_TIMEOUT" \
-		--results "$RESULTS" --workdir "$TMP" --smtp-source "$SMTP_SOURCE" \
-		--check "$check" --log "$log" "${@:5}" || BROKEN=1
+		--conc "$2" --round "$3" --slot "$4" --sessions "$5" \
+		--server-cpu "$SERVER_CPU" --client-cpu "$CLIENT_CPU" \
+		--timeout "$LOAD_TIMEOUT" --results "$RESULTS" --workdir "$TMP" \
+		--smtp-source "$SMTP_SOURCE" --check "$check" --log "$log" \
+		"${@:6}" || BROKEN=1
 }
 
 # ------------------------------------------------------------------- run
@@ -322,8 +352,10 @@ if ldd "$CUTOVERD_BIN" 2>/dev/null | grep -q -E 'libasan|libubsan'; then
 	echo "WARNING:  cutoverd is a sanitizer build; its numbers mean nothing"
 fi
 echo "peers:    Postfix $(postconf -h mail_version) smtpd (default_process_limit $PF_PROCESS_LIMIT, backlog $PF_PROCESS_LIMIT), smtp-sink (backlog 4096), client smtp-source"
-echo "plan:     $SESSIONS sessions per run at concurrency $CONCS, $ROUNDS round(s) of sink -> cutoverd -> postfix, after a $WARMUP-session warm-up each;"
+echo "plan:     $SESSIONS sessions per run at concurrency $CONCS, $ROUNDS paired round(s) of the three servers"
+echo "          in a random order per round (seed $SEED; --seed $SEED repeats it), after a $WARMUP-session warm-up each;"
 echo "          idle connections: smtp-sink $IDLE, cutoverd $IDLE, postfix $PF_IDLE (one process each)"
+echo "pinning:  $PINNING"
 echo
 
 SINK_PORT=$(python3 "$LIB" freeport)
@@ -336,15 +368,27 @@ start_cutoverd
 start_postfix
 BROKEN=0
 
-echo "== load runs (smtp-source -A: a 451 at RCPT ends the session with QUIT; \"other\": CPU used by the rest of the machine meanwhile) =="
+echo "== load runs (smtp-source -A: a 451 at RCPT ends the session with QUIT) =="
+echo "   rR/K: round R, K-th in its shuffled order; server and client: CPU s, CPU s per 1000 sessions, CPU % of wall;"
+if [ "$SERVER_CPU" -ge 0 ]; then
+	echo "   other: CPU s the rest of the machine took meanwhile on the server's CPU $SERVER_CPU, then on the client's CPU $CLIENT_CPU"
+else
+	echo "   other: CPU s the rest of the machine took meanwhile"
+fi
+slot=0
 for s in smtp-sink cutoverd postfix; do
-	load "$s" 50 0 "$WARMUP" --warmup
+	slot=$((slot + 1))
+	load "$s" 50 0 "$slot" "$WARMUP" --warmup
 done
-for c in $CONCS; do
-	for r in $(seq "$ROUNDS"); do
-		for s in smtp-sink cutoverd postfix; do
-			load "$s" "$c" "$r" "$SESSIONS"
-		done
+# shellcheck disable=SC2086  # CONCS is a list of numbers
+mapfile -t ORDERS < <(python3 "$LIB" orders --seed "$SEED" --rounds "$ROUNDS" --concs $CONCS)
+[ "${#ORDERS[@]}" -gt 0 ] || die "no run order from $LIB orders"
+for line in "${ORDERS[@]}"; do
+	read -r c r order <<<"$line"
+	slot=0
+	for s in $order; do
+		slot=$((slot + 1))
+		load "$s" "$c" "$r" "$slot" "$SESSIONS"
 	done
 done
 if ! kill -0 "$CUT_PID" 2>/dev/null; then
@@ -380,12 +424,14 @@ if [ -s "$TMP/cutoverd.log" ]; then
 fi
 
 rc=0
-helper report --results "$RESULTS" --out "$OUT" \
+python3 "$REPORT" --results "$RESULTS" --out "$OUT" \
 	"command=$CMDLINE" "date=$START_DATE" "seconds=$(($(date +%s) - START))" \
 	"cutoverd=$CUTOVERD_BIN" "postfix=$(postconf -h mail_version)" \
 	"nproc=$(nproc)" "sessions=$SESSIONS" "rounds=$ROUNDS" \
 	"idle_connections=$IDLE" "postfix_idle_connections=$PF_IDLE" \
-	"warmup=$WARMUP" "loadavg_end=$(cut -d' ' -f1-3 /proc/loadavg)" || rc=$?
+	"warmup=$WARMUP" "seed=$SEED" "server_cpu=$SERVER_CPU" \
+	"client_cpu=$CLIENT_CPU" "pinning=$PINNING" \
+	"loadavg_end=$(cut -d' ' -f1-3 /proc/loadavg)" || rc=$?
 echo "total time: $(($(date +%s) - START)) s, load average at end $(cut -d' ' -f1-3 /proc/loadavg)"
 [ "$BROKEN" = 0 ] || rc=1
 exit "$rc"

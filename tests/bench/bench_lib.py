@@ -1,18 +1,18 @@
 #!/usr/bin/env python3
 """Measurement helper for tests/bench/bench.sh (stdlib only).
 
-bench.sh owns the servers (start, stop, trap); this helper only measures and
-reports, one subcommand per job:
+bench.sh owns the servers (start, stop, trap); this helper only measures,
+one subcommand per job (bench_report.py turns the records into the report):
 
   freeport                      print a free TCP port on 127.0.0.1
   wait-banner PORT SECONDS      wait until a connect to PORT gets a 220 banner
   tree PID                      print PID and all its live descendants
+  cpus                          print the CPUs this process may run on
+  orders ...                    the seeded random server order of every round
   load ...                      drive one server with smtp-source once, append
                                 a JSON record to --results
   idle ...                      hold N idle connections, measure the server's
                                 Pss growth per connection, append a record
-  report ...                    medians, ratios and targets; print them and
-                                write the JSON result file
 
 How the numbers are taken, and why:
 - Server CPU is read from /proc/PID/stat for the server's whole process tree:
@@ -20,6 +20,13 @@ How the numbers are taken, and why:
   children that were already reaped, so nothing is counted twice, and a
   Postfix smtpd that exits during the run (max_use) is still counted, in
   master's cutime.  The same formula serves a single-process server.
+- Pinning: bench.sh starts every server on one CPU (--server-cpu) and this
+  helper runs smtp-source on another (--client-cpu), so the client never
+  competes with the server it measures.  Each run checks the affinity of the
+  whole server tree before and after; a server process found elsewhere makes
+  the run broken, because its numbers would not be comparable.  "Other" CPU
+  is split per CPU: what the rest of the machine took from the server's CPU
+  and from the client's CPU during the run.
 - A run only counts when the client saw every session end in the expected
   451 at RCPT, smtp-source exited 0 with no other message on stderr, and
   (for cutoverd and Postfix) the server's own log shows every session.  A
@@ -37,7 +44,7 @@ import resource
 import selectors
 import signal
 import socket
-import statistics
+import random
 import subprocess
 import sys
 import time
@@ -48,7 +55,7 @@ SENDER = "sender@example.org"
 RCPT = "rcpt@example.com"
 CLIENT_NAME = "bench-client.test"
 EXPECT_CLIENT = "recipient rejected: 451 "
-IDLE_TARGET_HELD = 10000
+SERVERS = ("smtp-sink", "cutoverd", "postfix")
 
 
 # ---------------------------------------------------------------- /proc ---
@@ -96,12 +103,31 @@ def tree_cpu_seconds(root):
     return total / CLK_TCK
 
 
-def machine_busy_seconds():
-    """Busy CPU seconds of the whole machine (all CPUs, /proc/stat)."""
+def busy_seconds():
+    """Busy CPU seconds from /proc/stat: {"all": whole machine, N: CPU N}."""
+    out = {}
     with open("/proc/stat") as f:
-        fields = [int(x) for x in f.readline().split()[1:]]
-    idle = fields[3] + fields[4]
-    return (sum(fields[:8]) - idle) / CLK_TCK
+        for line in f:
+            if not line.startswith("cpu"):
+                break
+            name, *rest = line.split()
+            fields = [int(x) for x in rest]
+            busy = (sum(fields[:8]) - fields[3] - fields[4]) / CLK_TCK
+            out["all" if name == "cpu" else int(name[3:])] = busy
+    return out
+
+
+def tree_affinity_problems(root, cpu):
+    """Processes of root's tree that may run anywhere but CPU cpu."""
+    bad = []
+    for pid in proc_tree(root):
+        try:
+            allowed = os.sched_getaffinity(pid)
+        except OSError:
+            continue
+        if allowed != {cpu}:
+            bad.append(f"{pid} on CPUs {sorted(allowed)}")
+    return bad
 
 
 def proc_pss_kib(pid):
@@ -160,6 +186,24 @@ def cmd_wait_banner(args):
 
 def cmd_tree(args):
     print(" ".join(str(p) for p in proc_tree(args.pid)))
+    return 0
+
+
+def cmd_cpus(_args):
+    print(" ".join(str(c) for c in sorted(os.sched_getaffinity(0))))
+    return 0
+
+
+def cmd_orders(args):
+    """One line per measured run set: CONC ROUND SERVER SERVER SERVER, the
+    servers shuffled per round by a generator seeded with --seed, so that
+    the order is random but the same seed repeats it."""
+    rng = random.Random(args.seed)
+    for conc in args.concs:
+        for rnd in range(1, args.rounds + 1):
+            order = list(SERVERS)
+            rng.shuffle(order)
+            print(conc, rnd, *order)
     return 0
 
 
@@ -241,11 +285,16 @@ def run_smtp_source(args, errpath):
     cmd = [args.smtp_source, "-A", "-s", str(args.conc), "-m",
            str(args.sessions), "-f", SENDER, "-t", RCPT, "-M", CLIENT_NAME,
            f"127.0.0.1:{args.port}"]
+    pin = None
+    if args.client_cpu >= 0:
+        def pin():
+            os.sched_setaffinity(0, {args.client_cpu})
     ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     with open(errpath, "wb") as err:
         t0 = time.monotonic()
         proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
-                                stdout=subprocess.DEVNULL, stderr=err)
+                                stdout=subprocess.DEVNULL, stderr=err,
+                                preexec_fn=pin)
         try:
             rc = proc.wait(timeout=args.timeout)
             timed_out = False
@@ -281,31 +330,17 @@ def client_counts(errpath):
 
 def broken_load(args, why):
     rec = {"kind": "load", "server": args.name, "conc": args.conc,
-           "round": args.round, "sessions": args.sessions,
+           "round": args.round, "slot": args.slot, "sessions": args.sessions,
            "warmup": args.warmup, "ok": False, "problems": [why]}
     append_record(args.results, rec)
     print(f"  c={args.conc:<4} {args.name:9} BROKEN: {why}", flush=True)
     return 1
 
 
-def cmd_load(args):
-    tail = LogTail(args.log) if args.check != "none" else None
-    try:
-        cpu0 = tree_cpu_seconds(args.pid)
-    except RuntimeError as e:
-        return broken_load(args, str(e))
-    errpath = os.path.join(args.workdir,
-                           f"src-{args.name}-c{args.conc}-r{args.round}.err")
-    busy0 = machine_busy_seconds()
-    cmd, rc, timed_out, wall, client_cpu = run_smtp_source(args, errpath)
-    busy1 = machine_busy_seconds()
-    got, odd = server_counts(args.check, tail, args.sessions, 10)
-    time.sleep(0.3)
-    try:
-        cpu1 = tree_cpu_seconds(args.pid)
-    except RuntimeError as e:
-        return broken_load(args, f"{e} after the run")
-    ok_client, n_other, other = client_counts(errpath)
+def load_problems(args, run, got, odd, affinity):
+    """Everything that makes this run not count, as readable strings."""
+    rc, timed_out = run["rc"], run["timed_out"]
+    ok_client, n_other, other = run["client"]
     problems = []
     if timed_out:
         problems.append(f"smtp-source killed after {args.timeout}s")
@@ -323,27 +358,95 @@ def cmd_load(args):
     if odd:
         problems.append(f"{len(odd)} unexpected server log lines, first: "
                         f"{odd[:3]}")
-    cpu = cpu1 - cpu0
-    # What else ran on the machine meanwhile (other users, builds): a noisy
-    # round shows here.  The server's CPU after the client ended is small.
-    background = max(0.0, busy1 - busy0 - cpu - client_cpu)
-    rec = {"kind": "load", "server": args.name, "conc": args.conc,
-           "round": args.round, "sessions": args.sessions,
-           "warmup": args.warmup, "wall_s": round(wall, 4),
-           "sessions_per_s": round(args.sessions / wall, 1),
-           "cpu_s": round(cpu, 3),
-           "cpu_s_per_1000": round(cpu * 1000 / args.sessions, 4),
-           "client_cpu_s": round(client_cpu, 3),
-           "background_cpu_s": round(background, 2),
-           "client_451": ok_client, "server_counts": got,
-           "ok": not problems, "problems": problems, "command": cmd}
-    append_record(args.results, rec)
-    tag = "warm-up" if args.warmup else f"round {args.round}"
-    status = "ok" if rec["ok"] else "BROKEN: " + "; ".join(problems)
+    if affinity:
+        problems.append(f"server not pinned to CPU {args.server_cpu}: "
+                        f"{affinity[:5]}")
+    return problems
+
+
+def other_cpu(args, busy0, busy1, cpu, client_cpu):
+    """CPU the rest of the machine (other users, builds) used during the
+    run: on the server's and on the client's CPU when pinned, else in all.
+    The server's CPU after the client ended is small."""
+    def delta(key):
+        return busy1.get(key, 0.0) - busy0.get(key, 0.0)
+    out = {"all": max(0.0, delta("all") - cpu - client_cpu)}
+    if args.server_cpu >= 0 and args.client_cpu >= 0:
+        out["server_cpu"] = max(0.0, delta(args.server_cpu) - cpu)
+        out["client_cpu"] = max(0.0, delta(args.client_cpu) - client_cpu)
+    return out
+
+
+def load_record(args, run, cpu, other, got, problems):
+    wall, client_cpu = run["wall"], run["client_cpu"]
+    per = 1000 / args.sessions
+    return {"kind": "load", "server": args.name, "conc": args.conc,
+            "round": args.round, "slot": args.slot,
+            "sessions": args.sessions, "warmup": args.warmup,
+            "wall_s": round(wall, 4),
+            "sessions_per_s": round(args.sessions / wall, 1),
+            "cpu_s": round(cpu, 3), "cpu_s_per_1000": round(cpu * per, 4),
+            "server_util": round(cpu / wall, 3),
+            "client_cpu_s": round(client_cpu, 3),
+            "client_cpu_s_per_1000": round(client_cpu * per, 4),
+            "client_util": round(client_cpu / wall, 3),
+            "background_cpu_s": round(other["all"], 2),
+            "other_on_server_cpu_s": round(other.get("server_cpu", -1), 2),
+            "other_on_client_cpu_s": round(other.get("client_cpu", -1), 2),
+            "server_cpu_pin": args.server_cpu,
+            "client_cpu_pin": args.client_cpu,
+            "client_451": run["client"][0], "server_counts": got,
+            "ok": not problems, "problems": problems,
+            "command": run["cmd"]}
+
+
+def print_load(args, rec):
+    tag = "warm-up" if args.warmup else f"r{args.round}/{args.slot}"
+    if rec["other_on_server_cpu_s"] >= 0:
+        other = (f"{rec['other_on_server_cpu_s']:5.2f} "
+                 f"{rec['other_on_client_cpu_s']:5.2f}")
+    else:
+        other = f"{rec['background_cpu_s']:5.2f} (all CPUs)"
+    status = "ok" if rec["ok"] else "BROKEN: " + "; ".join(rec["problems"])
     print(f"  c={args.conc:<3} {tag:7} {args.name:9} {args.sessions:5d} in "
-          f"{wall:6.2f} s {rec['sessions_per_s']:7.0f}/s | cpu s: server "
-          f"{cpu:5.2f} ({rec['cpu_s_per_1000']:.4f}/1000) client "
-          f"{client_cpu:5.2f} other {background:5.2f} | {status}", flush=True)
+          f"{rec['wall_s']:6.2f} s {rec['sessions_per_s']:6.0f}/s | server "
+          f"{rec['cpu_s']:5.2f} {rec['cpu_s_per_1000']:.4f} "
+          f"{rec['server_util'] * 100:3.0f}% | client "
+          f"{rec['client_cpu_s']:5.2f} {rec['client_cpu_s_per_1000']:.4f} "
+          f"{rec['client_util'] * 100:3.0f}% | other {other} | {status}",
+          flush=True)
+
+
+def cmd_load(args):
+    tail = LogTail(args.log) if args.check != "none" else None
+    affinity = []
+    if args.server_cpu >= 0:
+        affinity = tree_affinity_problems(args.pid, args.server_cpu)
+    try:
+        cpu0 = tree_cpu_seconds(args.pid)
+    except RuntimeError as e:
+        return broken_load(args, str(e))
+    errpath = os.path.join(args.workdir,
+                           f"src-{args.name}-c{args.conc}-r{args.round}.err")
+    busy0 = busy_seconds()
+    cmd, rc, timed_out, wall, client_cpu = run_smtp_source(args, errpath)
+    busy1 = busy_seconds()
+    got, odd = server_counts(args.check, tail, args.sessions, 10)
+    time.sleep(0.3)
+    try:
+        cpu1 = tree_cpu_seconds(args.pid)
+    except RuntimeError as e:
+        return broken_load(args, f"{e} after the run")
+    if args.server_cpu >= 0:
+        affinity += tree_affinity_problems(args.pid, args.server_cpu)
+    run = {"cmd": cmd, "rc": rc, "timed_out": timed_out, "wall": wall,
+           "client_cpu": client_cpu, "client": client_counts(errpath)}
+    cpu = cpu1 - cpu0
+    problems = load_problems(args, run, got, odd, affinity)
+    other = other_cpu(args, busy0, busy1, cpu, client_cpu)
+    rec = load_record(args, run, cpu, other, got, problems)
+    append_record(args.results, rec)
+    print_load(args, rec)
     return 0 if rec["ok"] else 1
 
 
@@ -457,160 +560,6 @@ def cmd_idle(args):
     return 0 if rec["ok"] else 1
 
 
-# ---------------------------------------------------------------- report ---
-
-SERVERS = ("smtp-sink", "cutoverd", "postfix")
-
-
-def ratio(a, b):
-    return None if a is None or b in (None, 0) else round(a / b, 4)
-
-
-def fmt(v, spec):
-    return "n/a" if v is None else format(v, spec)
-
-
-def medians(records):
-    """{(server, conc): {"sps": median, "cpu": median, "n": valid rounds,
-    "broken": broken rounds}} over the measured (non warm-up) load runs."""
-    groups = {}
-    for r in records:
-        if r["kind"] == "load" and not r["warmup"]:
-            groups.setdefault((r["server"], r["conc"]), []).append(r)
-    out = {}
-    for key, runs in groups.items():
-        good = [r for r in runs if r["ok"]]
-        out[key] = {
-            "sessions_per_s": statistics.median(
-                [r["sessions_per_s"] for r in good]) if good else None,
-            "cpu_s_per_1000": statistics.median(
-                [r["cpu_s_per_1000"] for r in good]) if good else None,
-            "rounds": len(good), "broken": len(runs) - len(good)}
-    return out
-
-
-def idle_results(records):
-    return {r["server"]: r for r in records if r["kind"] == "idle"}
-
-
-def targets(med, idle, concs, idle_want):
-    out = []
-
-    def add(name, value, limit, cmp):
-        ok = None if value is None or limit is None else \
-            (value <= limit if cmp == "<=" else value >= limit)
-        out.append({"target": name, "value": value, "limit": limit,
-                    "pass": ok})
-
-    def m(server, conc, metric):
-        return med.get((server, conc), {}).get(metric)
-
-    for c in concs:
-        cpu = m("cutoverd", c, "cpu_s_per_1000")
-        sink_cpu = m("smtp-sink", c, "cpu_s_per_1000")
-        pf_cpu = m("postfix", c, "cpu_s_per_1000")
-        add(f"c={c} CPU s/1000 sessions <= 1.5 x smtp-sink", cpu,
-            None if sink_cpu is None else 1.5 * sink_cpu, "<=")
-        add(f"c={c} CPU s/1000 sessions <= 0.25 x postfix", cpu,
-            None if pf_cpu is None else 0.25 * pf_cpu, "<=")
-    for c in concs:
-        sps = m("cutoverd", c, "sessions_per_s")
-        sink_sps = m("smtp-sink", c, "sessions_per_s")
-        add(f"c={c} sessions/s >= 0.9 x smtp-sink", sps,
-            None if sink_sps is None else 0.9 * sink_sps, ">=")
-    cut = idle.get("cutoverd", {})
-    note = "" if (cut.get("held") or 0) >= IDLE_TARGET_HELD else \
-        f" (the target is defined at {IDLE_TARGET_HELD})"
-    add(f"idle Pss KiB/connection <= 8 with {cut.get('held')} of "
-        f"{idle_want} held{note}",
-        cut.get("kib_per_conn") if cut.get("ok") else None, 8.0, "<=")
-    return out
-
-
-def print_table(med, idle, concs):
-    hdr = (f"{'metric':34}{'smtp-sink':>12}{'cutoverd':>12}{'postfix':>12}"
-           f"{'cut/sink':>10}{'cut/pfx':>10}")
-    print(hdr)
-    print("-" * len(hdr))
-    rows = []
-    for metric, label, spec in (("sessions_per_s", "sessions/s", ".0f"),
-                                ("cpu_s_per_1000", "CPU s / 1000 sessions",
-                                 ".4f")):
-        for c in concs:
-            vals = [med.get((s, c), {}).get(metric) for s in SERVERS]
-            rows.append((f"{label} (c={c})", vals, spec))
-    vals = [idle.get(s, {}).get("kib_per_conn") if idle.get(s, {}).get("ok")
-            else None for s in SERVERS]
-    rows.append(("Pss KiB / idle connection", vals, ".2f"))
-    for label, (sink, cut, pf), spec in rows:
-        print(f"{label:34}{fmt(sink, spec):>12}{fmt(cut, spec):>12}"
-              f"{fmt(pf, spec):>12}{fmt(ratio(cut, sink), '.2f'):>10}"
-              f"{fmt(ratio(cut, pf), '.3f'):>10}")
-    held = "  ".join(f"{s}: {idle[s]['held']}" for s in SERVERS if s in idle)
-    print(f"{'  (idle connections held)':34}  {held}")
-
-
-def cmd_report(args):
-    with open(args.results) as f:
-        records = [json.loads(line) for line in f if line.strip()]
-    meta = {}
-    for kv in args.meta:
-        key, _, val = kv.partition("=")
-        meta[key] = int(val) if val.isdigit() else val
-    concs = sorted({r["conc"] for r in records if r["kind"] == "load"
-                    and not r["warmup"]})
-    med = medians(records)
-    idle = idle_results(records)
-    tg = targets(med, idle, concs, meta.get("idle_connections"))
-    print()
-    print(f"== results: median of {meta.get('rounds')} round(s) of "
-          f"{meta.get('sessions')} sessions; ratios are cutoverd / other ==")
-    print_table(med, idle, concs)
-    print()
-    print("== targets ==")
-    for t in tg:
-        word = {True: "PASS", False: "FAIL", None: "N/A "}[t["pass"]]
-        print(f"  {word}  {t['target']}: {fmt(t['value'], '.5g')} "
-              f"(limit {fmt(t['limit'], '.5g')})")
-    broken = [r for r in records if not r["ok"]]
-    if broken:
-        print()
-        print(f"== {len(broken)} BROKEN measurement(s): not counted ==")
-        for r in broken:
-            print(f"  {r['kind']} {r['server']} "
-                  f"c={r.get('conc', '-')} round {r.get('round', '-')}: "
-                  + "; ".join(r["problems"]))
-    result = {"meta": meta, "runs": records,
-              "medians": [{"server": s, "conc": c, **v}
-                          for (s, c), v in sorted(med.items())],
-              "idle": idle,
-              "ratios": ratios_json(med, idle, concs),
-              "targets": tg, "broken": len(broken)}
-    tmp = args.out + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(result, f, indent=2, sort_keys=True)
-        f.write("\n")
-    os.replace(tmp, args.out)
-    print()
-    print(f"results written to {args.out}")
-    return 1 if broken else 0
-
-
-def ratios_json(med, idle, concs):
-    out = {}
-    for c in concs:
-        for metric in ("sessions_per_s", "cpu_s_per_1000"):
-            cut = med.get(("cutoverd", c), {}).get(metric)
-            for other in ("smtp-sink", "postfix"):
-                val = med.get((other, c), {}).get(metric)
-                out[f"c{c}.{metric}.cutoverd/{other}"] = ratio(cut, val)
-    cut = idle.get("cutoverd", {}).get("kib_per_conn")
-    for other in ("smtp-sink", "postfix"):
-        out[f"idle.kib_per_conn.cutoverd/{other}"] = ratio(
-            cut, idle.get(other, {}).get("kib_per_conn"))
-    return out
-
-
 # ------------------------------------------------------------------ main ---
 
 def on_term(signum, _frame):
@@ -631,9 +580,17 @@ def main():
     t = sub.add_parser("tree")
     t.add_argument("pid", type=int)
     t.set_defaults(fn=cmd_tree)
+    sub.add_parser("cpus").set_defaults(fn=cmd_cpus)
+    o = sub.add_parser("orders")
+    o.add_argument("--seed", type=int, required=True)
+    o.add_argument("--rounds", type=int, required=True)
+    o.add_argument("--concs", type=int, nargs="+", required=True)
+    o.set_defaults(fn=cmd_orders)
     lo = sub.add_parser("load")
     for name, typ in (("--name", str), ("--pid", int), ("--port", int),
                       ("--conc", int), ("--sessions", int), ("--round", int),
+                      ("--slot", int), ("--server-cpu", int),
+                      ("--client-cpu", int),
                       ("--timeout", float), ("--results", str),
                       ("--workdir", str), ("--smtp-source", str)):
         lo.add_argument(name, type=typ, required=True)
@@ -650,11 +607,6 @@ def main():
     i.add_argument("--settle", type=float, default=1.5)
     i.add_argument("--inflight", type=int, default=256)
     i.set_defaults(fn=cmd_idle)
-    r = sub.add_parser("report")
-    r.add_argument("--results", required=True)
-    r.add_argument("--out", required=True)
-    r.add_argument("meta", nargs="*", help="key=value facts about the run")
-    r.set_defaults(fn=cmd_report)
     args = p.parse_args()
     return args.fn(args)
 
