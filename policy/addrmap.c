@@ -33,6 +33,7 @@
 
 #include "address.h"
 #include "addrmap.h"
+#include "hash.h"
 #include "domain_table.h"
 
 #define LOCAL_SIZE sizeof(((struct address *)0)->local)
@@ -59,21 +60,10 @@ struct loader {
 	size_t errlen;
 };
 
-/* FNV-1a with a final mix: keys differ mostly in their last bytes. */
 static uint32_t
 hash(const char *s, size_t len)
 {
-	uint32_t h = 2166136261u;
-	size_t i;
-
-	for (i = 0; i < len; i++) {
-		h ^= (unsigned char)s[i];
-		h *= 16777619u;
-	}
-	h ^= h >> 16;
-	h *= 0x7feb352du;
-	h ^= h >> 15;
-	return h;
+	return (uint32_t)hash_bytes(s, len);
 }
 
 static int fail(struct loader *ld, const char *fmt, ...)

@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "domain_table.h"
+#include "hash.h"
 
 #define LABEL_MAX 63
 
@@ -34,19 +35,6 @@ struct domain_table {
 	size_t cap;                   /* power of two */
 };
 
-/* FNV-1a, 64 bit: short keys, no need for a keyed hash (keys are ours). */
-static uint64_t
-hash(const char *s, size_t len)
-{
-	uint64_t h = 0xcbf29ce484222325ULL;
-	size_t i;
-
-	for (i = 0; i < len; i++) {
-		h ^= (unsigned char)s[i];
-		h *= 0x100000001b3ULL;
-	}
-	return h;
-}
 
 struct domain_table *
 domain_table_new(void)
@@ -93,7 +81,7 @@ domain_table_free(struct domain_table *t)
 static size_t
 probe(const struct domain_table *t, const char *key, size_t len)
 {
-	size_t mask = t->cap - 1, i = (size_t)hash(key, len) & mask;
+	size_t mask = t->cap - 1, i = (size_t)hash_bytes(key, len) & mask;
 
 	for (;;) {
 		uint32_t s = t->slots[i];

@@ -1,7 +1,7 @@
 /*
  * ipcount.c - open sessions per client IP.
  *
- * Chained hash (FNV-1a over the printable address) with a fixed bucket
+ * Chained hash (hash_bytes() over the printable address) with a fixed bucket
  * array: the table holds at most max_connections entries, and 16384
  * buckets keep chains short for any realistic client spread, without the
  * complexity of rehashing.  Entries are freed when their count drops to 0.
@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hash.h"
 #include "ipcount.h"
 
 #define IPCOUNT_BUCKETS 16384
@@ -27,13 +28,7 @@ struct ipcount {
 static size_t
 ipcount_hash(const char *ip)
 {
-	uint32_t h = 2166136261u;
-
-	for (; *ip != '\0'; ip++) {
-		h ^= (unsigned char)*ip;
-		h *= 16777619u;
-	}
-	return h % IPCOUNT_BUCKETS;
+	return hash_bytes(ip, strlen(ip)) % IPCOUNT_BUCKETS;
 }
 
 struct ipcount *
