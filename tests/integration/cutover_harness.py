@@ -435,6 +435,32 @@ class Cutoverd:
         return c
 
 
+class CutoverdCase(unittest.TestCase):
+    """One cutoverd for the whole test class, checked alive after each test.
+
+    Subclasses set CONFIG (and TLS = True for a certificate), or override
+    config() when the configuration depends on class attributes.
+    """
+
+    CONFIG = None
+    TLS = False
+
+    @classmethod
+    def config(cls):
+        return cls.CONFIG
+
+    @classmethod
+    def setUpClass(cls):
+        cls.d = Cutoverd(cls.config(), tls=cls.TLS).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.d.stop()
+
+    def tearDown(self):
+        self.d.check_alive()
+
+
 def events(lines, ev):
     return [ln for ln in lines if ln["ev"] == ev]
 

@@ -60,17 +60,8 @@ def reply_text(raw):
     return raw.decode("utf-8", "backslashreplace")
 
 
-class DeferAtDataTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.d = h.Cutoverd(CONFIG).start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.d.stop()
-
-    def tearDown(self):
-        self.d.check_alive()
+class DeferAtDataTest(h.CutoverdCase):
+    CONFIG = CONFIG
 
     def open_data(self, rcpts=("<user@data.test>",)):
         """A session that has reached 354 with the given recipients."""

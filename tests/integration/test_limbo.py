@@ -104,17 +104,8 @@ def check_reply(test, reply, want):
         test.assertIn(want[1], reply.line)
 
 
-class LimboTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.d = h.Cutoverd(CONFIG).start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.d.stop()
-
-    def tearDown(self):
-        self.d.check_alive()
+class LimboTest(h.CutoverdCase):
+    CONFIG = CONFIG
 
     def session(self, helo="EHLO client.test"):
         c = self.d.client()

@@ -62,19 +62,15 @@ def one_limit(test, d, port, name, reply, disconnect_reason=None):
     return lines
 
 
-class Base(unittest.TestCase):
+class Base(h.CutoverdCase):
     LIMITS = {}
 
     @classmethod
-    def setUpClass(cls):
-        cls.d = h.Cutoverd({"limits": cls.LIMITS, "domains": DOMAINS}).start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.d.stop()
+    def config(cls):
+        return {"limits": cls.LIMITS, "domains": DOMAINS}
 
     def tearDown(self):
-        self.d.check_alive()
+        super().tearDown()
         serving(self.d)
 
     def session(self):

@@ -32,17 +32,9 @@ def keywords(reply):
     return {t.upper() for t in reply.texts[1:]}
 
 
-class TlsTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.d = h.Cutoverd(CONFIG, tls=True).start()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.d.stop()
-
-    def tearDown(self):
-        self.d.check_alive()
+class TlsTest(h.CutoverdCase):
+    CONFIG = CONFIG
+    TLS = True
 
     def tls_session(self, ctx=None):
         """Raw session after EHLO, STARTTLS, handshake (no EHLO yet)."""
