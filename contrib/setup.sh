@@ -18,6 +18,8 @@ jobs=$(nproc 2>/dev/null || echo 2)
 packages=(
 	build-essential cmake pkg-config clang libclang-rt-14-dev
 	libevent-dev libssl-dev libconfuse-dev libidn2-dev libjansson-dev libcmocka-dev libpsl-dev publicsuffix
+	libspf2-dev libopendkim-dev libmilter-dev libunbound-dev
+	unbound opendkim opendkim-tools miltertest
 	openssl ca-certificates python3 swaks postfix jq procps iproute2
 )
 
