@@ -34,6 +34,17 @@ enum defer_at {
 	DEFER_AT_DATA,
 };
 
+/* Upstream TLS for a live domain's relay (Postfix smtp_tls_security_level). */
+enum relay_tls {
+	RELAY_TLS_NONE = 0,       /* never STARTTLS */
+	RELAY_TLS_MAY,            /* STARTTLS when offered, no checks (default) */
+	RELAY_TLS_ENCRYPT,        /* STARTTLS required, no certificate checks */
+	RELAY_TLS_VERIFY,         /* STARTTLS required, chain + name verified */
+};
+
+struct addrmap;
+struct policy_overrides;
+
 struct policy_domain {
 	char *name;               /* lowercase A-label, no trailing dot */
 	char *name_utf8;          /* U-label form as configured, for logs */
@@ -41,6 +52,16 @@ struct policy_domain {
 	enum defer_at defer_at;
 	char *defer_reply;        /* validated: "4xy 4.x.y text" */
 	unsigned config_line;
+	/* relaying (state = live, or a recipient override to live) */
+	char *relay;              /* "[host]:port" (no MX lookup), "host" or
+	                             "host:port" (MX lookup, port 25 default);
+	                             NULL when the domain never relays */
+	enum relay_tls relay_tls;
+	char *recipient_map_path; /* NULL = none */
+	char *sender_map_path;
+	struct addrmap *recipient_map;   /* loaded at (re)load; NULL = none */
+	struct addrmap *sender_map;
+	struct policy_overrides *overrides; /* recipient "a@x" { state = ... } */
 };
 
 struct policy_limits {
@@ -55,6 +76,21 @@ struct policy_limits {
 	int backlog;              /* listen(2) backlog */
 };
 
+/* The relay client (issue 3): `relay { }` section, all optional. */
+struct policy_relay {
+	char *resolver;           /* NULL = /etc/resolv.conf; else "IP" or
+	                             "IP@port" (IPv6 allowed), e.g. "127.0.0.1@5353" */
+	char *ca_file;            /* NULL = system store, for relay_tls = verify */
+	char *spill_dir;          /* where messages over spill_threshold go
+	                             (unlinked temp files); default "/var/tmp" */
+	size_t spill_threshold;   /* octets kept in RAM per message, default 262144 */
+	unsigned connect_timeout; /* seconds, default 30 */
+	unsigned reply_timeout;   /* seconds per upstream reply, default 300 */
+	unsigned data_timeout;    /* seconds for the reply to the dot, default 600 */
+	unsigned idle_time;       /* seconds an idle upstream session is kept, default 10 */
+	size_t per_hop_connections; /* upstream sessions per next hop, default 50 */
+};
+
 struct policy {
 	unsigned refs;
 	char *path;               /* the file it was loaded from */
@@ -67,6 +103,7 @@ struct policy {
 	char *tls_key;
 	char *default_defer_reply;
 	struct policy_limits limits;
+	struct policy_relay relay;
 	struct domain_table *domains;
 };
 
@@ -91,7 +128,7 @@ enum decision {
 	DECISION_DEFER = 0,     /* limbo, defer_at = rcpt: reply is the 4xx */
 	DECISION_DEFER_DATA,    /* limbo, defer_at = data: 250 now, 4xx after the dot */
 	DECISION_DENY,          /* not ours / not acceptable: reply is 5xx */
-	DECISION_LIVE,          /* relay (issue 3); until then the reply is a 4xx */
+	DECISION_LIVE,          /* relay: forward to `relay` as `rcpt` */
 	DECISION_HOLD,          /* spool (later); until then the reply is a 4xx */
 };
 
@@ -102,6 +139,12 @@ struct policy_decision {
 	char later[512];                      /* DEFER_DATA: the domain's 4xx (with
 	                                         %d expanded) to give after the
 	                                         message; "" otherwise */
+	/* DECISION_LIVE only: where and as what the recipient goes upstream */
+	enum domain_state state;              /* the effective state (override
+	                                         applied); LIMBO when domain NULL */
+	bool overridden;                      /* a recipient override decided */
+	bool rewritten;                       /* recipient_map changed it */
+	struct address rcpt;                  /* after recipient_map */
 };
 
 /*
