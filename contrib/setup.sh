@@ -20,7 +20,7 @@ packages=(
 	libevent-dev libssl-dev libconfuse-dev libidn2-dev libjansson-dev libcmocka-dev libpsl-dev publicsuffix
 	libspf2-dev libopendkim-dev libmilter-dev libunbound-dev
 	unbound opendkim opendkim-tools miltertest
-	openssl ca-certificates python3 swaks postfix jq procps iproute2
+	openssl ca-certificates python3 python3-yaml swaks postfix jq procps iproute2
 )
 
 deps() {
