@@ -9,6 +9,14 @@
  * This file holds the libconfuse schema (conf_init()), the error line and
  * the building of the struct policy; the text is prepared for libconfuse
  * in config_text.c, and single values are checked in config_check.c.
+ * When a domain section is complete it is checked as a whole here: a live
+ * domain, or one with a live recipient, needs a relay; its address maps
+ * are loaded (addrmap_load()), and a bad map line is reported as the
+ * map's own "MAPFILE:LINE: what", so the reload is refused and the admin
+ * is sent to the right file.  Recipient sections become the domain's
+ * overrides as each is complete (config_internal.h).  The relay fields
+ * and maps are freed here (domain_free_relay()): domain_table.c knows
+ * only the limbo fields.
  *
  * Format: README.md "Configuration" (libconfuse syntax).  Every problem is
  * reported as exactly one line "FILE:LINE: what is wrong", or "FILE: what
@@ -24,14 +32,17 @@
  * shared by any number of threads; the reference count is atomic.
  */
 #include <confuse.h>
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "addrmap.h"
 #include "config_internal.h"
 #include "domain_table.h"
+#include "overrides.h"
 #include "policy.h"
 #include "reply_check.h"
 
@@ -91,6 +102,24 @@ config_error(struct load *ld, unsigned line, const char *fmt, ...)
 	return -1;
 }
 
+int
+config_error_as_is(struct load *ld, const char *msg)
+{
+	size_t i;
+	int n;
+
+	if (ld->failed)
+		return -1;
+	ld->failed = true;
+	n = snprintf(ld->err, ld->errlen, "%s", msg);
+	if (n < 0 && ld->errlen > 0)
+		ld->err[0] = '\0';
+	for (i = 0; i < ld->errlen && ld->err[i] != '\0'; i++)
+		if ((unsigned char)ld->err[i] < 0x20 || ld->err[i] == 0x7f)
+			ld->err[i] = '?';
+	return -1;
+}
+
 static void
 dup_title_error(struct load *ld, cfg_t *cfg, const char *title)
 {
@@ -126,30 +155,110 @@ conf_errfunc(cfg_t *cfg, const char *fmt, va_list ap)
 
 /* ---- domains ---------------------------------------------------------- */
 
+/* What domain_free() (domain_table.c) does not know about: relaying. */
+static void
+domain_free_relay(struct policy_domain *d)
+{
+	free(d->relay);
+	free(d->recipient_map_path);
+	free(d->sender_map_path);
+	addrmap_free(d->recipient_map);
+	addrmap_free(d->sender_map);
+	overrides_free(d->overrides);
+	d->relay = d->recipient_map_path = d->sender_map_path = NULL;
+	d->recipient_map = d->sender_map = NULL;
+	d->overrides = NULL;
+}
+
+static void
+domain_release(struct policy_domain *d)
+{
+	if (d == NULL)
+		return;
+	domain_free_relay(d);
+	domain_free(d);
+}
+
+static int
+dup_opt(cfg_t *sec, const char *name, char **dst)
+{
+	const char *v = cfg_getstr(sec, name);
+
+	*dst = v != NULL ? strdup(v) : NULL;
+	return v != NULL && *dst == NULL ? -1 : 0;
+}
+
 static struct policy_domain *
 domain_build(struct load *ld, cfg_t *sec)
 {
 	struct policy_domain *d = calloc(1, sizeof *d);
 	const char *at = cfg_getstr(sec, "defer_at");
-	const char *reply = cfg_getstr(sec, "defer_reply");
+	const char *st = cfg_getstr(sec, "state");
 	const char *why;
 
 	if (d == NULL)
 		return NULL;
-	d->state = DOMAIN_LIMBO; /* the only state config_on_state() lets through */
+	if (st == NULL || config_state_of(st, &d->state) < 0)
+		d->state = DOMAIN_LIMBO; /* config_on_state() let nothing else by */
 	d->defer_at = (at != NULL && strcmp(at, "data") == 0) ?
 	    DEFER_AT_DATA : DEFER_AT_RCPT;
+	d->relay_tls = config_relay_tls_of(cfg_getstr(sec, "relay_tls"));
 	d->config_line = ld->title_line;
 	d->name = strdup(ld->title_key);
 	d->name_utf8 = domain_utf8(ld->title_key, &why);
-	if (reply != NULL)
-		d->defer_reply = strdup(reply);
+	d->overrides = ld->overrides;
+	ld->overrides = NULL;
 	if (d->name == NULL || d->name_utf8 == NULL ||
-	    (reply != NULL && d->defer_reply == NULL)) {
-		domain_free(d);
+	    dup_opt(sec, "defer_reply", &d->defer_reply) < 0 ||
+	    dup_opt(sec, "relay", &d->relay) < 0 ||
+	    dup_opt(sec, "recipient_map", &d->recipient_map_path) < 0 ||
+	    dup_opt(sec, "sender_map", &d->sender_map_path) < 0) {
+		domain_release(d);
 		return NULL;
 	}
 	return d;
+}
+
+/* Load one map; its own errors ("MAP:LINE: what") are the load's error,
+ * except those without a line (cannot open), which name our line. */
+static int
+load_map(struct load *ld, const struct policy_domain *d, const char *path,
+    unsigned line, struct addrmap **out)
+{
+	char err[CONF_MSG_MAX], buf[CONF_SHOW_MAX + 1];
+	size_t plen = strlen(path);
+
+	if (addrmap_load(path, out, err, sizeof err) == 0)
+		return 0;
+	if (strncmp(err, path, plen) == 0 && err[plen] == ':' &&
+	    err[plen + 1] >= '0' && err[plen + 1] <= '9')
+		return config_error_as_is(ld, err);
+	return config_error(ld, line, "domain \"%s\": %s", config_show(
+	    d->name_utf8, buf, sizeof buf), err);
+}
+
+/* Whole-domain checks: relaying needs a relay; the maps load. */
+static int
+domain_check(struct load *ld, struct policy_domain *d)
+{
+	char buf[CONF_SHOW_MAX + 1];
+	const char *t = config_show(cfg_title(ld->title_sec), buf, sizeof buf);
+
+	if (d->relay == NULL && d->state == DOMAIN_LIVE)
+		return config_error(ld, d->config_line, "domain \"%s\": state live "
+		    "needs a relay (relay = \"[host]:port\", \"host\" or "
+		    "\"host:port\")", t);
+	if (d->relay == NULL && ld->rcpt_live_line > 0)
+		return config_error(ld, ld->rcpt_live_line, "domain \"%s\": a live "
+		    "recipient needs the domain's relay (relay = \"[host]:port\", "
+		    "\"host\" or \"host:port\")", t);
+	if (d->recipient_map_path != NULL && load_map(ld, d,
+	    d->recipient_map_path, ld->rcpt_map_line, &d->recipient_map) < 0)
+		return -1;
+	if (d->sender_map_path != NULL && load_map(ld, d,
+	    d->sender_map_path, ld->sender_map_line, &d->sender_map) < 0)
+		return -1;
+	return 0;
 }
 
 /* A domain section is complete: name it (if empty) and add it. */
@@ -165,11 +274,54 @@ on_domain(cfg_t *cfg, cfg_opt_t *opt)
 	    config_domain_title(ld, sec, config_open_line_of(ld, line)) < 0)
 		return -1;
 	d = domain_build(ld, sec);
-	if (d == NULL || domain_table_insert(ld->p->domains, d) < 0) {
-		domain_free(d);
+	if (d == NULL)
+		return config_error(ld, line, "out of memory");
+	if (domain_check(ld, d) < 0) {
+		domain_release(d);
+		return -1;
+	}
+	if (domain_table_insert(ld->p->domains, d) < 0) {
+		domain_release(d);
 		return config_error(ld, line, "out of memory");
 	}
 	return 0;
+}
+
+/*
+ * A recipient section is complete (cfg is its domain): name it (if
+ * empty), add it to the domain's overrides, and take it out of libconfuse
+ * (config_internal.h says why).
+ */
+static int
+on_recipient(cfg_t *cfg, cfg_opt_t *opt)
+{
+	unsigned n = cfg_opt_size(opt), line = config_line_of(cfg);
+	cfg_t *rsec = n > 0 ? cfg_opt_getnsec(opt, n - 1) : NULL;
+	struct load *ld = config_cur;
+	char dt[CONF_SHOW_MAX + 1], rt[CONF_SHOW_MAX + 1];
+	const char *st;
+	enum domain_state state;
+
+	if (rsec == NULL || strcmp(cfg_name(cfg), "domain") != 0 ||
+	    config_domain_title(ld, cfg, config_line_of(ld->root)) < 0 ||
+	    config_rcpt_title(ld, cfg, rsec, line) < 0)
+		return -1;
+	config_show(cfg_title(cfg), dt, sizeof dt);
+	config_show(cfg_title(rsec), rt, sizeof rt);
+	st = cfg_getstr(rsec, "state");
+	if (st == NULL || config_state_of(st, &state) < 0)
+		return config_error(ld, ld->rcpt_line, "domain \"%s\": recipient "
+		    "\"%s\" has no state (limbo or live)", dt, rt);
+	if ((ld->overrides == NULL && (ld->overrides = overrides_new()) == NULL) ||
+	    overrides_add(ld->overrides, ld->rcpt_local, ld->rcpt_local_len,
+	    state, ld->rcpt_line, NULL) < 0)
+		return config_error(ld, ld->rcpt_line, "domain \"%s\": recipient "
+		    "\"%s\": %s", dt, rt, strerror(errno));
+	if (state == DOMAIN_LIVE && ld->rcpt_live_line == 0)
+		ld->rcpt_live_line = ld->rcpt_line;
+	ld->rcpt_sec = NULL;  /* freed next: its address may come back */
+	return cfg_opt_rmnsec(opt, n - 1) == 0 ? 0 :
+	    config_error(ld, line, "out of memory");
 }
 
 /* ---- after the parse: build the snapshot ----------------------------- */
@@ -249,6 +401,25 @@ build_limits(struct policy_limits *l, cfg_t *sec)
 	l->backlog = (int)cfg_getint(sec, "backlog");
 }
 
+static int
+build_relay(struct load *ld, cfg_t *sec)
+{
+	struct policy_relay *r = &ld->p->relay;
+	const char *dir = cfg_getstr(sec, "spill_dir");
+
+	r->spill_threshold = (size_t)cfg_getint(sec, "spill_threshold");
+	r->connect_timeout = (unsigned)cfg_getint(sec, "connect_timeout");
+	r->reply_timeout = (unsigned)cfg_getint(sec, "reply_timeout");
+	r->data_timeout = (unsigned)cfg_getint(sec, "data_timeout");
+	r->idle_time = (unsigned)cfg_getint(sec, "idle_time");
+	r->per_hop_connections = (size_t)cfg_getint(sec, "per_hop_connections");
+	if (copy_str(ld, &r->resolver, cfg_getstr(sec, "resolver")) < 0 ||
+	    copy_str(ld, &r->ca_file, cfg_getstr(sec, "ca_file")) < 0 ||
+	    copy_str(ld, &r->spill_dir, dir ? dir : DEFAULT_RELAY_SPILL_DIR) < 0)
+		return -1;
+	return 0;
+}
+
 /* Replace every domain's reply template by its expansion (%d = key). */
 static int
 expand_replies(struct load *ld)
@@ -293,6 +464,8 @@ build(struct load *ld, cfg_t *root)
 	if (host == NULL && (p->hostname = default_hostname()) == NULL)
 		return config_error(ld, 0, "out of memory");
 	build_limits(&p->limits, cfg_getsec(root, "limits"));
+	if (build_relay(ld, cfg_getsec(root, "relay")) < 0)
+		return -1;
 	return expand_replies(ld);
 }
 
@@ -324,10 +497,32 @@ conf_init(void)
 		OPT_LIMIT("backlog", DEFAULT_BACKLOG),
 		CFG_END()
 	};
+	cfg_opt_t relay_opts[] = {
+		OPT_STR("resolver", config_on_resolver),
+		OPT_STR("ca_file", config_on_ca_file),
+		OPT_STR("spill_dir", config_on_spill_dir),
+		OPT_LIMIT("spill_threshold", DEFAULT_RELAY_SPILL_THRESHOLD),
+		OPT_LIMIT("connect_timeout", DEFAULT_RELAY_CONNECT_TIMEOUT),
+		OPT_LIMIT("reply_timeout", DEFAULT_RELAY_REPLY_TIMEOUT),
+		OPT_LIMIT("data_timeout", DEFAULT_RELAY_DATA_TIMEOUT),
+		OPT_LIMIT("idle_time", DEFAULT_RELAY_IDLE_TIME),
+		OPT_LIMIT("per_hop_connections", DEFAULT_RELAY_PER_HOP),
+		CFG_END()
+	};
+	cfg_opt_t rcpt_opts[] = {
+		OPT_STR("state", config_on_rcpt_state),
+		CFG_END()
+	};
 	cfg_opt_t domain_opts[] = {
 		OPT_STR("state", config_on_state),
 		OPT_STR("defer_at", config_on_defer_at),
 		OPT_STR("defer_reply", config_on_defer_reply),
+		OPT_STR("relay", config_on_relay),
+		OPT_STR("relay_tls", config_on_relay_tls),
+		OPT_STR("recipient_map", config_on_map),
+		OPT_STR("sender_map", config_on_map),
+		{ .name = "recipient", .type = CFGT_SEC, .subopts = rcpt_opts,
+		  .flags = CFGF_MULTI | CFGF_TITLE, .validcb = on_recipient },
 		CFG_END()
 	};
 	cfg_opt_t opts[] = {
@@ -339,6 +534,7 @@ conf_init(void)
 		OPT_STR("default_defer_reply", config_on_default_reply),
 		{ .name = "tls", .type = CFGT_SEC, .subopts = tls_opts },
 		{ .name = "limits", .type = CFGT_SEC, .subopts = limit_opts },
+		{ .name = "relay", .type = CFGT_SEC, .subopts = relay_opts },
 		{ .name = "domain", .type = CFGT_SEC, .subopts = domain_opts,
 		  .flags = CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES,
 		  .validcb = on_domain },
@@ -370,6 +566,11 @@ policy_free(struct policy *p)
 	free(p->tls_cert);
 	free(p->tls_key);
 	free(p->default_defer_reply);
+	free(p->relay.resolver);
+	free(p->relay.ca_file);
+	free(p->relay.spill_dir);
+	for (i = 0; i < domain_table_count(p->domains); i++)
+		domain_free_relay(domain_table_at(p->domains, i));
 	domain_table_free(p->domains);
 	free(p);
 }
@@ -392,6 +593,8 @@ parse(struct load *ld, const char *text)
 		rc = build(ld, root);
 	config_cur = NULL;
 	ld->root = NULL;
+	overrides_free(ld->overrides); /* of a domain left unfinished */
+	ld->overrides = NULL;
 	cfg_free(root);
 	return rc == CFG_SUCCESS ? 0 : -1;
 }

@@ -8,6 +8,12 @@
  *                   config_open_line_of(): the text before libconfuse
  *   config_check.c  the libconfuse callbacks that check values
  *
+ * A domain's recipient sections are checked as they are read and moved at
+ * once into ld->overrides (config.c removes each from libconfuse), which
+ * the domain takes when it is complete: libconfuse looks for an existing
+ * title with a linear search, so 100,000 recipients left in it would make
+ * a load quadratic.
+ *
  * Why one load in a global: libconfuse callbacks carry no user pointer,
  * and its lexer is global state anyway, so the load in progress is
  * `config_cur`, set by config.c around cfg_parse_buf() only.  Hence
@@ -26,6 +32,7 @@
 #include <stddef.h>
 
 #include "domain_table.h"
+#include "overrides.h"
 #include "policy.h"
 
 #define CONF_FILE_MAX  (16u << 20)  /* octets; a config is not a data set */
@@ -54,6 +61,16 @@ struct load {
 	unsigned tls_cert_line;
 	unsigned tls_key_line;
 	unsigned last_line;               /* of the file; libconfuse says EOF+1 */
+	/* the domain being read (reset when its title is checked) */
+	struct policy_overrides *overrides; /* its recipient sections */
+	unsigned rcpt_live_line;          /* first live recipient; 0 = none */
+	unsigned rcpt_map_line;           /* its recipient_map / sender_map */
+	unsigned sender_map_line;
+	/* the recipient section being read (see config_rcpt_title()) */
+	cfg_t *rcpt_sec;                  /* already named; NULL = none */
+	unsigned rcpt_line;               /* its opening brace */
+	size_t rcpt_local_len;
+	char rcpt_local[OVERRIDES_LOCAL_MAX + 1]; /* its local part, as parsed */
 	struct span *spans;               /* top-level { }, in file order */
 	size_t nspans;
 	size_t spans_cap;
@@ -71,6 +88,10 @@ int config_error(struct load *ld, unsigned line, const char *fmt, ...)
 
 void config_verror(struct load *ld, unsigned line, const char *fmt,
     va_list ap) __attribute__((format(printf, 3, 0)));
+
+/* Record `msg` as the whole error line (a map file's own "MAP:LINE: what"),
+ * control bytes as '?', unless an error is already recorded; returns -1. */
+int config_error_as_is(struct load *ld, const char *msg);
 
 /* Copy at most CONF_SHOW_MAX octets of s, control bytes as '?'. */
 const char *config_show(const char *s, char *buf, size_t buflen);
@@ -106,9 +127,30 @@ int config_parse_limit(cfg_t *cfg, cfg_opt_t *opt, const char *value,
 int config_on_state(cfg_t *cfg, cfg_opt_t *opt);
 int config_on_defer_at(cfg_t *cfg, cfg_opt_t *opt);
 int config_on_defer_reply(cfg_t *cfg, cfg_opt_t *opt);
+int config_on_relay(cfg_t *cfg, cfg_opt_t *opt);
+int config_on_relay_tls(cfg_t *cfg, cfg_opt_t *opt);
+int config_on_map(cfg_t *cfg, cfg_opt_t *opt);
+int config_on_rcpt_state(cfg_t *cfg, cfg_opt_t *opt);
+int config_on_resolver(cfg_t *cfg, cfg_opt_t *opt);
+int config_on_ca_file(cfg_t *cfg, cfg_opt_t *opt);
+int config_on_spill_dir(cfg_t *cfg, cfg_opt_t *opt);
+
+/* The state names a domain or recipient may have (limbo, live). */
+int config_state_of(const char *name, enum domain_state *out);
+enum relay_tls config_relay_tls_of(const char *name);
 
 /* Name check of the domain section `sec`, once, at the given line; sets
  * ld->title_sec/title_key/title_line.  0, or -1 with the error set. */
 int config_domain_title(struct load *ld, cfg_t *sec, unsigned line);
+
+/* The domain section being read: the last one of the root. */
+cfg_t *config_cur_domain(struct load *ld);
+
+/* Name check of the recipient section `rsec` of the domain `dsec`, once,
+ * at the given line: an address of that domain (any case, either IDN
+ * form), no routing characters, not yet listed.  Sets ld->rcpt_sec,
+ * rcpt_line, rcpt_local.  0, or -1 with the error set. */
+int config_rcpt_title(struct load *ld, cfg_t *dsec, cfg_t *rsec,
+    unsigned line);
 
 #endif

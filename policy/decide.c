@@ -6,19 +6,31 @@
  *   2. domain not configured                       -> DENY relaying denied
  *   3. %, ! or a quoted @ in the local part         -> DENY routing denied
  *      (RFC 5321 3.6.1: a relay may refuse sender-specified routing; we
- *      must, or "user%other.example@example.com" could be relayed later)
- *   4. limbo, defer_at rcpt -> DEFER with the domain's defer reply
+ *      must, or "user%other.example@example.com" could be relayed on)
+ *   4. the effective state: the recipient's override (`recipient "a@x"
+ *      { state = ... }`, local part matched case-insensitively per ASCII)
+ *      when there is one, else the domain's state;
+ *   5. limbo, defer_at rcpt -> DEFER with the domain's defer reply
  *      limbo, defer_at data -> DEFER_DATA, "250 2.1.5" now, and the
  *      domain's defer reply in `later` for the session to send after the
  *      data (`later` is "" for every other decision)
- *   live / hold (not loadable yet) -> their decision, with the 4xx defer
- *      reply until relaying and spooling exist, so nothing is accepted.
+ *      live -> LIVE, reply "": the session forwards `rcpt` (the recipient
+ *      after the domain's recipient_map, `rewritten` set when it changed)
+ *      to the domain's relay and the client gets the upstream's verdict;
+ *      a rewrite that would break RFC 5321 limits -> DEFER with
+ *      "451 4.3.0 recipient rewriting failed" (a map mistake is the
+ *      admin's to fix: the sender retries instead of losing the mail)
+ *      hold (not loadable yet) -> HOLD with the 4xx defer reply, so
+ *      nothing is accepted.
  * Unknown domains are checked before routing characters so that a
  * stranger's address always gets the same answer: we are not a relay.
+ * `state` is the effective state (LIMBO when the domain is unknown),
+ * `overridden` says an override decided it, and `rcpt` is always set: the
+ * recipient as parsed, or as rewritten for LIVE.
  *
- * Pure: no I/O, no allocation (policy_domain_find() allocates only for
- * a non-ASCII domain).  The domain's defer_reply was checked and its %d
- * expanded by policy_load(), so it is copied as it is.
+ * Pure: no I/O, no allocation (policy_domain_find() and the map lookup
+ * allocate only for a non-ASCII domain).  The domain's defer_reply was
+ * checked and its %d expanded by policy_load(), so it is copied as it is.
  *
  * The address shown in a reply is the parsed one (already validated), cut
  * to REPLY_ADDR_MAX octets with "..." and with anything outside printable
@@ -27,7 +39,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "overrides.h"
 #include "policy.h"
+#include "rewrite.h"
 
 #define REPLY_ADDR_MAX 256
 
@@ -93,15 +107,37 @@ deny(struct policy_decision *out, const struct address *a, const char *why)
 	set_reply(out, "550 5.7.1", a, why);
 }
 
+/* live: the recipient as it goes upstream. */
+static void
+decide_live(const struct policy_domain *d, const struct address *rcpt,
+    struct policy_decision *out)
+{
+	enum rewrite_result r = rewrite_recipient(d->recipient_map, rcpt,
+	    &out->rcpt);
+
+	if (r == REWRITE_ERROR) {
+		out->decision = DECISION_DEFER;
+		copy_reply(out, "451 4.3.0 recipient rewriting failed");
+		return;
+	}
+	out->decision = DECISION_LIVE;
+	out->rewritten = r == REWRITE_CHANGED;
+	out->reply[0] = '\0';
+}
+
 /* The decision for a configured domain that takes no routing chars. */
 static void
 decide_state(const struct policy_domain *d, const struct address *rcpt,
     struct policy_decision *out)
 {
-	switch (d->state) {
+	const struct policy_override *ov = overrides_find(d->overrides,
+	    rcpt->local, rcpt->local_len);
+
+	out->state = ov != NULL ? ov->state : d->state;
+	out->overridden = ov != NULL;
+	switch (out->state) {
 	case DOMAIN_LIVE:
-		out->decision = DECISION_LIVE;
-		copy_reply(out, d->defer_reply);
+		decide_live(d, rcpt, out);
 		return;
 	case DOMAIN_HOLD:
 		out->decision = DECISION_HOLD;
@@ -127,9 +163,15 @@ policy_decide(const struct policy *p, const struct address *rcpt,
 	const struct policy_domain *d = NULL;
 
 	out->later[0] = '\0';
+	out->state = DOMAIN_LIMBO;
+	out->overridden = false;
+	out->rewritten = false;
+	out->rcpt = *rcpt;
 	if (!(rcpt->flags & (ADDRESS_NULL | ADDRESS_NO_DOMAIN | ADDRESS_IP_LITERAL)))
 		d = policy_domain_find(p, rcpt->domain, rcpt->domain_len);
 	out->domain = d;
+	if (d != NULL)
+		out->state = d->state;
 	if (d == NULL)
 		deny(out, rcpt, "relaying denied");
 	else if (rcpt->flags & ADDRESS_ROUTING_CHARS)

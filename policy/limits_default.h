@@ -1,6 +1,7 @@
 /*
  * limits_default.h - every default limit in one place (OpenSMTPD limit.c).
- * Each is configurable in the `limits { }` section; README lists them.
+ * Each is configurable in the `limits { }` section (the DEFAULT_RELAY_*
+ * ones in `relay { }`); README lists them.
  */
 #ifndef CUTOVER_LIMITS_DEFAULT_H
 #define CUTOVER_LIMITS_DEFAULT_H
@@ -17,6 +18,16 @@
 #define DEFAULT_HOSTNAME_FALLBACK "localhost"
 #define DEFAULT_DEFER_REPLY \
 	"451 4.3.2 %d is moving to a new mail system, please retry later"
+
+/* The relay client, `relay { }` section (issue 3). */
+#define DEFAULT_RELAY_SPILL_DIR       "/var/tmp"
+#define DEFAULT_RELAY_SPILL_THRESHOLD 262144   /* octets of a message in RAM */
+#define DEFAULT_RELAY_CONNECT_TIMEOUT 30       /* seconds */
+#define DEFAULT_RELAY_REPLY_TIMEOUT   300      /* RFC 5321 4.5.3.2: 5 min */
+#define DEFAULT_RELAY_DATA_TIMEOUT    600      /* reply to the final dot */
+#define DEFAULT_RELAY_IDLE_TIME       10       /* seconds an idle session is kept */
+#define DEFAULT_RELAY_PER_HOP         50       /* sessions per next hop */
+#define DEFAULT_RELAY_PORT            25
 
 #define MAX_DATA_LINE_LENGTH      65536    /* a text line inside DATA */
 #define LOG_FIELD_MAX             256      /* client strings in the log */

