@@ -4,7 +4,7 @@
  * fields and unfolding), pure apart from OpenSSL's SHA-256.
  *
  * Public functions: data_reader_new(), data_reader_free(),
- * data_reader_feed(), data_reader_result().
+ * data_reader_feed(), data_reader_result(), data_reader_set_sink().
  *
  * The machine.  A "line" ends with CRLF and only CRLF; a CR not followed by
  * LF (bare CR), an LF not preceded by CR (bare LF) and NUL are content,
@@ -29,7 +29,10 @@
  * the next CR, LF and NUL are found with memchr and remembered for the rest
  * of the chunk, so scanning stays linear whatever the mix of bytes.
  *
- * The content (unstuffed, CRLF line ends) goes to the size count and then
+ * The content (unstuffed, CRLF line ends) goes to the sink when one is set
+ * (the two places content leaves the machine, emit() and emit_eol(), are
+ * the only callers, so the sink sees exactly what is counted), to the size
+ * count and then
  * either to the header scanner or, after the blank line ending the header
  * section, to SHA-256.  The header scanner keeps only the field name being
  * read (16 bytes) and the value of a wanted field (DATA_FIELD_MAX bytes), so
@@ -126,6 +129,8 @@ struct data_reader {
 	EVP_MD_CTX *md;
 	struct header_scan hdr;
 	struct data_reader_result res;
+	data_reader_sink *sink;
+	void *sink_arg;
 };
 
 /* ------------------------------------------------------------------ */
@@ -310,6 +315,8 @@ hash(struct data_reader *dr, const void *p, size_t n)
 static void
 emit(struct data_reader *dr, const char *p, size_t n)
 {
+	if (dr->sink)
+		dr->sink(dr->sink_arg, p, n);
 	count_size(dr, n);
 	if (dr->hdr.in_body)
 		hash(dr, p, n);
@@ -320,6 +327,8 @@ emit(struct data_reader *dr, const char *p, size_t n)
 static void
 emit_eol(struct data_reader *dr)
 {
+	if (dr->sink)
+		dr->sink(dr->sink_arg, "\r\n", 2);
 	count_size(dr, 2);
 	if (dr->hdr.in_body)
 		hash(dr, "\r\n", 2);
@@ -480,6 +489,14 @@ data_reader_free(struct data_reader *dr)
 		return;
 	EVP_MD_CTX_free(dr->md);
 	free(dr);
+}
+
+void
+data_reader_set_sink(struct data_reader *dr, data_reader_sink *sink,
+    void *arg)
+{
+	dr->sink = sink;
+	dr->sink_arg = arg;
 }
 
 const struct data_reader_result *

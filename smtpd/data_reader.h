@@ -50,4 +50,17 @@ size_t data_reader_feed(struct data_reader *dr, const char *buf, size_t len,
     bool *done);
 const struct data_reader_result *data_reader_result(const struct data_reader *dr);
 
+/*
+ * Content sink (optional; set before the first feed): receives the message
+ * as the client meant it, in order, in chunks of any size - dot-unstuffed,
+ * every other byte as received (bare CR, bare LF and NUL included: the
+ * caller refuses those by the counts in the result), the CRLF ending the
+ * last line included, the final ".\r\n" not.  The sink is called from
+ * inside data_reader_feed(), also past max_size (the reader never stops
+ * early; a caller storing the content checks result->too_big itself).
+ */
+typedef void data_reader_sink(void *arg, const char *buf, size_t len);
+void data_reader_set_sink(struct data_reader *dr, data_reader_sink *sink,
+    void *arg);
+
 #endif

@@ -29,6 +29,7 @@
 #include "listener.h"
 #include "server.h"
 #include "session.h"
+#include "upstream.h"
 #include "tls.h"
 
 #define DEFAULT_CONFIG      "/etc/cutover/cutoverd.conf"
@@ -203,6 +204,8 @@ static void
 server_stop(struct server *srv, struct event **sigs, size_t nsigs)
 {
 	session_free_all(srv);
+	if (srv->relay != NULL)
+		relay_client_free(srv->relay);
 	for (size_t i = 0; i < nsigs; i++)
 		if (sigs[i] != NULL)
 			event_free(sigs[i]);

@@ -9,6 +9,10 @@
  *   msgstore_size()        octets appended so far
  *   msgstore_spilled()     whether a file is in use
  *   msgstore_pread()       read back from any offset (RAM or file)
+ *   msgstore_ref()         one more owner: msgstore_free() frees at the
+ *                          last; reads from several threads are safe once
+ *                          appending is over (a worker checks the message
+ *                          while the session may already relay it)
  *
  * The spill file is created with O_TMPFILE (or mkstemp + unlink) mode 0600,
  * so no message content is ever left behind by a crash.  Errors (ENOSPC,
@@ -27,6 +31,7 @@ struct msgstore;
 /* NULL and errno on failure. */
 struct msgstore *msgstore_new(size_t ram_max, const char *spill_dir);
 void msgstore_free(struct msgstore *m);
+struct msgstore *msgstore_ref(struct msgstore *m);
 /* 0, or -1 with errno (the store is then unusable). */
 int msgstore_append(struct msgstore *m, const char *buf, size_t len);
 size_t msgstore_size(const struct msgstore *m);

@@ -17,6 +17,7 @@
 
 #include "server.h"
 #include "tls.h"
+#include "upstream.h"
 
 void
 server_notice(const char *fmt, ...)
@@ -71,6 +72,21 @@ server_set_timeouts(struct server *srv, const struct policy *p)
 	srv->data_timeout = event_base_init_common_timeout(srv->base, &data);
 }
 
+/* The relay client follows the `relay { }` section; on failure the old
+ * one keeps running unchanged. */
+static int
+server_relay_for(struct server *srv, const struct policy *p, char *err,
+    size_t errlen)
+{
+	if (srv->relay == NULL) {
+		srv->relay = relay_client_new(srv->base, &p->relay, p->hostname,
+		    err, errlen);
+		return srv->relay != NULL ? 0 : -1;
+	}
+	return relay_client_configure(srv->relay, &p->relay, p->hostname, err,
+	    errlen);
+}
+
 int
 server_apply_policy(struct server *srv, struct policy *p, char *err,
     size_t errlen)
@@ -81,6 +97,10 @@ server_apply_policy(struct server *srv, struct policy *p, char *err,
 
 	if (server_tls_for(p, &tls, err, errlen) != 0)
 		goto fail;
+	if (server_relay_for(srv, p, err, errlen) != 0) {
+		SSL_CTX_free(tls);
+		goto fail;
+	}
 	if (srv->log == NULL || str_differs(old->attempt_log, p->attempt_log)) {
 		if (attempt_log_open(p->attempt_log, p->hostname, &newlog, err,
 		    errlen) != 0) {

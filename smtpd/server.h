@@ -24,6 +24,7 @@
 struct session;
 struct listener_set;
 struct ipcount;
+struct relay_client;
 
 TAILQ_HEAD(session_list, session);
 
@@ -34,6 +35,7 @@ struct server {
 	SSL_CTX *tls;                       /* NULL: no STARTTLS */
 	struct listener_set *listeners;
 	struct ipcount *ipcount;
+	struct relay_client *relay;         /* upstream sessions (live domains) */
 	struct session_list sessions;
 	size_t nsessions;
 	uint64_t sid_base;                  /* random per process */

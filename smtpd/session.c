@@ -50,6 +50,7 @@ static void session_readcb(struct bufferevent *bev, void *arg);
 static void session_writecb(struct bufferevent *bev, void *arg);
 static void session_eventcb(struct bufferevent *bev, short what, void *arg);
 static void session_free(struct session *s);
+static void session_process(struct session *s);
 
 static uint64_t
 monotonic_ms(void)
@@ -289,7 +290,9 @@ session_txn_reset(struct session *s)
 	free(s->data_reply);
 	s->mail_from = s->mail_params = s->data_reply = NULL;
 	s->txn_rcpts = s->txn_accepted = 0;
-	s->flags &= ~(unsigned)(SF_SMTPUTF8 | SF_TOO_BIG);
+	s->flags &= ~(unsigned)(SF_SMTPUTF8 | SF_TOO_BIG | SF_8BITMIME);
+	s->mail_size = 0;
+	relay_txn_end(s);
 	data_reader_free(s->data);
 	s->data = NULL;
 	if (s->phase == PHASE_MAIL || s->phase == PHASE_DATA)
@@ -440,7 +443,7 @@ session_process(struct session *s)
 	bool more = true;
 
 	while (more) {
-		if (s->phase == PHASE_CLOSING)
+		if (s->phase == PHASE_CLOSING || (s->flags & SF_WAIT))
 			return;
 		if (s->phase == PHASE_STARTTLS) {
 			session_starttls_step(s);
@@ -453,6 +456,28 @@ session_process(struct session *s)
 		else
 			more = session_line_step(s);
 	}
+}
+
+void
+session_wait(struct session *s)
+{
+	s->flags |= SF_WAIT;
+	bufferevent_set_timeouts(s->bev, NULL, s->srv->cmd_timeout);
+}
+
+void
+session_resume(struct session *s)
+{
+	s->flags &= ~(unsigned)SF_WAIT;
+	if (s->phase == PHASE_CLOSING)
+		return;
+	if (s->phase == PHASE_DATA)
+		bufferevent_set_timeouts(s->bev, s->srv->data_timeout,
+		    s->srv->data_timeout);
+	else
+		bufferevent_set_timeouts(s->bev, s->srv->cmd_timeout,
+		    s->srv->cmd_timeout);
+	session_process(s);
 }
 
 static void

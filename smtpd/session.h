@@ -42,7 +42,15 @@ enum session_flag {
 	SF_SMTPUTF8  = 1 << 2,  /* MAIL had SMTPUTF8 */
 	SF_DISCARD   = 1 << 3,  /* discarding an over-long command line */
 	SF_TOO_BIG   = 1 << 4,  /* MAIL SIZE= / data over the limit */
+	SF_WAIT      = 1 << 5,  /* waiting for the upstream: input stays queued */
+	SF_8BITMIME  = 1 << 6,  /* MAIL had BODY=8BITMIME */
 };
+
+struct relay_txn;
+struct jline;
+struct rcpt_args;
+struct policy_decision;
+struct data_reader_result;
 
 struct rcpt_entry {
 	struct rcpt_entry *next;
@@ -72,7 +80,11 @@ struct session {
 	char *tls_version;
 	char *tls_cipher;
 	char *data_reply;              /* the 4xx after DATA (defer_at=data) */
-	struct rcpt_entry *rcpts;      /* accepted (defer_at=data) recipients */
+	size_t mail_size;              /* MAIL SIZE=, 0 when none */
+	struct rcpt_entry *rcpts;      /* accepted recipients (defer_at=data,
+	                                  or relayed) */
+	struct relay_txn *relay;       /* live recipients of this transaction
+	                                  (session_relay.c), NULL when none */
 	size_t discarded;              /* bytes of the over-long line so far */
 	/* counters */
 	unsigned txn_rcpts;            /* RCPT commands in this transaction */
@@ -104,8 +116,31 @@ void session_log_limit(struct session *s, const char *limit, const char *reply);
 void session_log_common(struct session *s, struct jline *j);
 char *session_sid_str(const struct session *s, char buf[17]);
 
+/* Stop processing input until session_resume() (an upstream reply is
+ * awaited); the client's timeouts are suspended meanwhile, the upstream's
+ * own timeouts bound the wait. */
+void session_wait(struct session *s);
+void session_resume(struct session *s);
+
 /* session_cmds.c */
 void session_command(struct session *s, const char *line, size_t len);
 void session_data_done(struct session *s);
+void session_rcpt_remember(struct session *s, const char *addr, size_t len,
+    const char *later);
+/* Log lines: everything but "reply" (the caller adds what it knows, then
+ * jline_cstr(j, "reply", ...) and attempt_log_write()). */
+void session_rcpt_log_open(struct session *s, struct jline *j,
+    const char *rcpt, size_t rcptlen, const struct rcpt_args *ra,
+    const struct policy_decision *d, const char *decision);
+void session_data_log_open(struct session *s, struct jline *j,
+    const struct data_reader_result *r);
+
+/* session_relay.c: live recipients, proxied to the next hop */
+void relay_rcpt(struct session *s, const struct rcpt_args *ra,
+    const struct policy_decision *d);
+bool relay_txn_active(const struct session *s);   /* a live RCPT accepted */
+int relay_data_begin(struct session *s);
+void relay_data_done(struct session *s, const struct data_reader_result *r);
+void relay_txn_end(struct session *s);    /* release or abort the upstream */
 
 #endif

@@ -112,6 +112,9 @@ do_mail(struct session *s, const struct smtp_cmd *c)
 	s->mail_params = dup_bounded(ma.params, ma.paramslen, 512);
 	if (ma.smtputf8)
 		s->flags |= SF_SMTPUTF8;
+	if (ma.body == BODY_8BITMIME)
+		s->flags |= SF_8BITMIME;
+	s->mail_size = ma.has_size ? ma.size : 0;
 	s->phase = PHASE_MAIL;
 	s->transactions++;
 	session_reply(s, "250 2.1.0 Ok");
@@ -141,36 +144,48 @@ txn_fields(struct session *s, struct jline *j)
 	jline_cstr(j, "mail_params", s->mail_params);
 }
 
+void
+session_rcpt_log_open(struct session *s, struct jline *j, const char *rcpt,
+    size_t rcptlen, const struct rcpt_args *ra,
+    const struct policy_decision *d, const char *decision)
+{
+	char sid[17];
+
+	attempt_log_begin(s->srv->log, j, session_sid_str(s, sid), "rcpt");
+	txn_fields(s, j);
+	jline_str(j, "rcpt", rcpt, rcptlen);
+	if (ra != NULL)
+		jline_str(j, "rcpt_params", ra->params, ra->paramslen);
+	else
+		jline_null(j, "rcpt_params");
+	if (d != NULL && d->domain != NULL) {
+		jline_cstr(j, "domain", d->domain->name_utf8 ?
+		    d->domain->name_utf8 : d->domain->name);
+		jline_cstr(j, "state", domain_state_name(d->overridden ?
+		    d->state : d->domain->state));
+	} else {
+		jline_null(j, "domain");
+		jline_null(j, "state");
+	}
+	jline_cstr(j, "decision", decision);
+}
+
 static void
 rcpt_log(struct session *s, const char *rcpt, size_t rcptlen,
     const struct rcpt_args *ra, const struct policy_decision *d,
     const char *decision, const char *reply)
 {
 	struct jline j;
-	char sid[17];
 
-	attempt_log_begin(s->srv->log, &j, session_sid_str(s, sid), "rcpt");
-	txn_fields(s, &j);
-	jline_str(&j, "rcpt", rcpt, rcptlen);
-	if (ra != NULL)
-		jline_str(&j, "rcpt_params", ra->params, ra->paramslen);
-	else
-		jline_null(&j, "rcpt_params");
-	if (d != NULL && d->domain != NULL) {
-		jline_cstr(&j, "domain", d->domain->name_utf8 ?
-		    d->domain->name_utf8 : d->domain->name);
-		jline_cstr(&j, "state", domain_state_name(d->domain->state));
-	} else {
-		jline_null(&j, "domain");
-		jline_null(&j, "state");
-	}
-	jline_cstr(&j, "decision", decision);
+	session_rcpt_log_open(s, &j, rcpt, rcptlen, ra, d, decision);
+	if (d != NULL && d->overridden)
+		jline_bool(&j, "override", true);
 	jline_cstr(&j, "reply", reply);
 	attempt_log_write(s->srv->log, &j);
 }
 
-static void
-rcpt_remember(struct session *s, const char *addr, size_t len,
+void
+session_rcpt_remember(struct session *s, const char *addr, size_t len,
     const char *later)
 {
 	struct rcpt_entry *r, **tail;
@@ -197,8 +212,19 @@ rcpt_decided(struct session *s, const struct rcpt_args *ra,
 	if (len < 0)
 		len = 0;
 	switch (d->decision) {
+	case DECISION_LIVE:
+		relay_rcpt(s, ra, d);
+		return;
 	case DECISION_DEFER_DATA:
-		rcpt_remember(s, addr, (size_t)len, d->later);
+		if (s->relay != NULL) {
+			/* the message goes upstream: a 250 here could not be
+			 * followed by this recipient's own 451 after the dot */
+			s->deferred++;
+			session_reply(s, d->later);
+			rcpt_log(s, addr, (size_t)len, ra, d, "defer", d->later);
+			return;
+		}
+		session_rcpt_remember(s, addr, (size_t)len, d->later);
 		s->txn_accepted++;
 		break;
 	case DECISION_DENY:
@@ -245,7 +271,9 @@ do_data(struct session *s, const struct smtp_cmd *c)
 		session_reply(s, "554 5.5.1 Error: no valid recipients");
 		return;
 	}
-	if (session_data_begin(s) != 0) {
+	if (session_data_begin(s) != 0 ||
+	    (relay_txn_active(s) && relay_data_begin(s) != 0)) {
+		session_txn_reset(s);
 		session_reply(s, "451 4.3.0 Error: out of memory, try again later");
 		return;
 	}
@@ -382,25 +410,33 @@ session_command(struct session *s, const char *line, size_t len)
 		e->run(s, &c);
 }
 
+void
+session_data_log_open(struct session *s, struct jline *j,
+    const struct data_reader_result *r)
+{
+	char sid[17];
+
+	attempt_log_begin(s->srv->log, j, session_sid_str(s, sid), "data");
+	txn_fields(s, j);
+	jline_arr_begin(j, "rcpts");
+	for (const struct rcpt_entry *e = s->rcpts; e != NULL; e = e->next)
+		jline_cstr(j, NULL, e->addr);
+	jline_arr_end(j);
+	jline_int(j, "size", (long long)r->size);
+	jline_cstr(j, "message_id", r->message_id[0] ? r->message_id : NULL);
+	jline_cstr(j, "subject", r->subject[0] ? r->subject : NULL);
+	jline_cstr(j, "body_sha256", r->body_sha256);
+	jline_int(j, "bare_cr", (long long)r->bare_cr);
+	jline_int(j, "bare_lf", (long long)r->bare_lf);
+}
+
 static void
 data_log(struct session *s, const struct data_reader_result *r,
     const char *reply)
 {
 	struct jline j;
-	char sid[17];
 
-	attempt_log_begin(s->srv->log, &j, session_sid_str(s, sid), "data");
-	txn_fields(s, &j);
-	jline_arr_begin(&j, "rcpts");
-	for (const struct rcpt_entry *e = s->rcpts; e != NULL; e = e->next)
-		jline_cstr(&j, NULL, e->addr);
-	jline_arr_end(&j);
-	jline_int(&j, "size", (long long)r->size);
-	jline_cstr(&j, "message_id", r->message_id[0] ? r->message_id : NULL);
-	jline_cstr(&j, "subject", r->subject[0] ? r->subject : NULL);
-	jline_cstr(&j, "body_sha256", r->body_sha256);
-	jline_int(&j, "bare_cr", (long long)r->bare_cr);
-	jline_int(&j, "bare_lf", (long long)r->bare_lf);
+	session_data_log_open(s, &j, r);
 	jline_cstr(&j, "reply", reply);
 	attempt_log_write(s->srv->log, &j);
 }
@@ -413,6 +449,10 @@ session_data_done(struct session *s)
 	const struct data_reader_result *r = data_reader_result(s->data);
 	const char *reply = too_big;
 
+	if (relay_txn_active(s)) {
+		relay_data_done(s, r);
+		return;
+	}
 	if (r->too_big)
 		session_log_limit(s, "message_size", too_big);
 	else if (s->data_reply != NULL && s->data_reply[0] != '\0')

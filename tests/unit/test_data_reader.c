@@ -9,6 +9,11 @@
  * checked against SHA-256 computed here with EVP over the expected body.
  * A seeded random round trip dot-stuffs random content the way a client
  * does and checks the reader gives back exactly that content.
+ * The content sink: every run collects what the sink got, which must be
+ * the same for every chunking, as long as the size count, and (after the
+ * header section) hash to the body hash; a table gives the exact content
+ * for each end-of-data look-alike; the round trip compares it with the
+ * content before stuffing; it goes on past max_size.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -50,7 +55,32 @@ struct run {
 	bool done;
 	size_t consumed;
 	struct data_reader_result res;
+	char *content;          /* what the sink got */
+	size_t clen;
+	size_t ccap;
 };
+
+static void
+sink(void *arg, const char *buf, size_t len)
+{
+	struct run *r = arg;
+
+	assert_true(len > 0);
+	if (r->clen + len > r->ccap) {
+		r->ccap = (r->clen + len) * 2;
+		r->content = realloc(r->content, r->ccap);
+		assert_non_null(r->content);
+	}
+	memcpy(r->content + r->clen, buf, len);
+	r->clen += len;
+}
+
+static void
+run_free(struct run *r)
+{
+	free(r->content);
+	r->content = NULL;
+}
 
 /* Feed `in` in chunks: chunk 0 = whole, 1 = byte by byte, otherwise
  * random sizes from `seed`.  Checks the feed contract on the way. */
@@ -64,6 +94,9 @@ feed(const char *in, size_t len, size_t max_size, int mode, unsigned seed,
 
 	assert_non_null(dr);
 	out->consumed = 0;
+	out->content = NULL;
+	out->clen = out->ccap = 0;
+	data_reader_set_sink(dr, sink, out);
 	while (off < len && !done) {
 		size_t chunk = mode == 0 ? len - off : mode == 1 ? 1 :
 		    1 + (size_t)rand_r(&seed) % 17;
@@ -101,6 +134,29 @@ assert_same(const struct run *a, const struct run *b)
 	assert_string_equal(a->res.body_sha256, b->res.body_sha256);
 	assert_string_equal(a->res.message_id, b->res.message_id);
 	assert_string_equal(a->res.subject, b->res.subject);
+	assert_int_equal(a->clen, b->clen);
+	assert_memory_equal(a->content, b->content, a->clen);
+}
+
+/* The sink got `size` octets whose part after the header section hashes
+ * to the body hash. */
+static void
+assert_content_consistent(const struct run *r)
+{
+	const char *c = r->content ? r->content : "";
+	size_t n = r->clen, body = n;
+	char want[65];
+
+	assert_int_equal(r->clen, r->res.size);
+	if (!r->done)
+		return;
+	if (n >= 2 && c[0] == '\r' && c[1] == '\n')
+		body = 2;
+	for (size_t i = 0; body == n && i + 4 <= n; i++)
+		if (memcmp(c + i, "\r\n\r\n", 4) == 0)
+			body = i + 4;
+	sha256_hex(c + body, n - body, want);
+	assert_string_equal(r->res.body_sha256, want);
 }
 
 /* Whole, byte by byte and 20 random chunkings agree; returns the whole. */
@@ -110,11 +166,14 @@ feed_all_ways(const char *in, size_t len, size_t max_size, struct run *out)
 	struct run other;
 
 	feed(in, len, max_size, 0, 0, out);
+	assert_content_consistent(out);
 	feed(in, len, max_size, 1, 0, &other);
 	assert_same(out, &other);
+	run_free(&other);
 	for (unsigned seed = 1; seed <= 20; seed++) {
 		feed(in, len, max_size, 2, seed, &other);
 		assert_same(out, &other);
+		run_free(&other);
 	}
 }
 
@@ -212,6 +271,7 @@ test_end_of_data_table(void **state)
 		} else {
 			assert_string_equal(r.res.body_sha256, "");
 		}
+		run_free(&r);
 	}
 }
 
@@ -222,6 +282,8 @@ test_empty_body_hash(void **state)
 
 	feed_all_ways(S(".\r\n"), 0, &r);
 	assert_string_equal(r.res.body_sha256, SHA256_EMPTY);
+	assert_int_equal(r.clen, 0);
+	run_free(&r);
 }
 
 /* ------------------------------------------------------------------ */
@@ -292,6 +354,7 @@ test_header_table(void **state)
 		assert_int_equal(r.consumed, c->inlen);
 		assert_string_equal(r.res.message_id, c->msgid);
 		assert_string_equal(r.res.subject, c->subject);
+		run_free(&r);
 	}
 }
 
@@ -317,6 +380,9 @@ test_size_limit(void **state)
 		assert_int_equal(r.res.too_big, cases[i].too_big);
 		sha256_hex(S("12345678\r\n"), want);
 		assert_string_equal(r.res.body_sha256, want);
+		assert_int_equal(r.clen, 12);
+		assert_memory_equal(r.content, "\r\n12345678\r\n", 12);
+		run_free(&r);
 	}
 }
 
@@ -349,8 +415,14 @@ test_line_length(void **state)
 		assert_int_equal(r.consumed, len);
 		assert_int_equal(r.res.size, line + 2);
 		assert_int_equal(r.res.line_too_long, cases[i].flagged);
+		assert_int_equal(r.clen, len - 3);
+		assert_memory_equal(r.content, buf, len - 3);
+		run_free(&r);
 		feed(buf, len, 0, 2, 7, &r);
 		assert_int_equal(r.res.line_too_long, cases[i].flagged);
+		assert_int_equal(r.clen, len - 3);
+		assert_memory_equal(r.content, buf, len - 3);
+		run_free(&r);
 	}
 	free(buf);
 }
@@ -470,7 +542,85 @@ test_random_round_trip(void **state)
 		assert_int_equal(r.res.bare_lf, lf);
 		assert_int_equal(r.res.nul_bytes, nul);
 		assert_string_equal(r.res.body_sha256, hex);
+		assert_int_equal(r.clen, n);
+		assert_memory_equal(r.content, content, n);
+		run_free(&r);
+		run_free(&other);
 	}
+}
+
+/* ------------------------------------------------------------------ */
+
+struct sink_case {
+	const char *in;
+	size_t inlen;
+	const char *content;    /* what the sink must get, in all */
+	size_t clen;
+};
+
+static const struct sink_case sink_cases[] = {
+	{ S(".\r\n"), S("") },
+	{ S("\r\n.\r\n"), S("\r\n") },
+	{ S("a\r\n.\r\nMAIL"), S("a\r\n") },
+	{ S("..\r\n.\r\n"), S(".\r\n") },
+	{ S("..a\r\n...b\r\nc..\r\n.\r\n"), S(".a\r\n..b\r\nc..\r\n") },
+	{ S("x\n.\ny\r\n.\r\n"), S("x\n.\ny\r\n") },
+	{ S("x\r.\ry\r\n.\r\n"), S("x\r.\ry\r\n") },
+	{ S("x\n.\r\n.\r\n"), S("x\n.\r\n") },
+	{ S("x\r\n.\ny\r\n.\r\n"), S("x\r\n\ny\r\n") },
+	{ S("x\r.\r\n.\r\n"), S("x\r.\r\n") },
+	{ S(".\nfoo\r\n.\r\n"), S("\nfoo\r\n") },
+	{ S("\r\n\0.\r\n.\r\n"), S("\r\n\0.\r\n") },
+	{ S(".\r.\r\n.\r\n"), S("\r.\r\n") },
+	{ S(".\r\r\n.\r\n"), S("\r\r\n") },
+	{ S("a\r\r\r\n.\r\n"), S("a\r\r\r\n") },
+	{ S("no end\r\n.\r"), S("no end\r\n") },
+	{ S("no end\r\n."), S("no end\r\n") },
+	{ S("no end\r"), S("no end") },
+	{ S("Subject: s\r\n\r\nbody\r\n.\r\n"),
+	  S("Subject: s\r\n\r\nbody\r\n") },
+};
+
+static void
+test_sink_table(void **state)
+{
+	for (size_t i = 0; i < sizeof(sink_cases) / sizeof(sink_cases[0]); i++) {
+		const struct sink_case *c = &sink_cases[i];
+		struct run r;
+
+		print_message("case %zu\n", i);
+		feed_all_ways(c->in, c->inlen, 0, &r);
+		assert_int_equal(r.clen, c->clen);
+		assert_memory_equal(r.content, c->content, c->clen);
+		run_free(&r);
+	}
+}
+
+/* Unset sink: nothing is called; the sink keeps getting content past
+ * max_size. */
+static void
+test_sink_set_and_limit(void **state)
+{
+	static const char msg[] = "0123456789\r\n0123456789\r\n.\r\n";
+	struct data_reader *dr = data_reader_new(5);
+	struct run r = { 0 };
+	bool done = false;
+
+	assert_non_null(dr);
+	data_reader_set_sink(dr, sink, &r);
+	assert_int_equal(data_reader_feed(dr, msg, 12, &done), 12);
+	assert_true(data_reader_result(dr)->too_big);
+	data_reader_set_sink(dr, NULL, NULL);
+	assert_int_equal(data_reader_feed(dr, msg + 12, 12, &done), 12);
+	data_reader_set_sink(dr, sink, &r);
+	assert_int_equal(data_reader_feed(dr, msg + 24, sizeof msg - 25, &done),
+	    sizeof msg - 25);
+	assert_true(done);
+	assert_int_equal(r.clen, 12);
+	assert_memory_equal(r.content, msg, 12);
+	assert_int_equal(data_reader_result(dr)->size, 24);
+	run_free(&r);
+	data_reader_free(dr);
 }
 
 int
@@ -484,6 +634,8 @@ main(void)
 		cmocka_unit_test(test_line_length),
 		cmocka_unit_test(test_pipelined_across_chunks),
 		cmocka_unit_test(test_random_round_trip),
+		cmocka_unit_test(test_sink_table),
+		cmocka_unit_test(test_sink_set_and_limit),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
