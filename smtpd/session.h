@@ -139,7 +139,8 @@ void session_data_log_open(struct session *s, struct jline *j,
 void relay_rcpt(struct session *s, const struct rcpt_args *ra,
     const struct policy_decision *d);
 bool relay_txn_active(const struct session *s);   /* a live RCPT accepted */
-int relay_data_begin(struct session *s);
+/* NULL, or the reply to DATA when the message cannot go upstream. */
+const char *relay_data_begin(struct session *s);
 void relay_data_done(struct session *s, const struct data_reader_result *r);
 void relay_txn_end(struct session *s);    /* release or abort the upstream */
 

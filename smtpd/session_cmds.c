@@ -266,15 +266,22 @@ do_rcpt(struct session *s, const struct smtp_cmd *c)
 static void
 do_data(struct session *s, const struct smtp_cmd *c)
 {
+	static const char oom[] =
+	    "451 4.3.0 Error: out of memory, try again later";
+	const char *refused = NULL;
+
 	(void)c;
 	if (s->txn_accepted == 0) {
 		session_reply(s, "554 5.5.1 Error: no valid recipients");
 		return;
 	}
-	if (session_data_begin(s) != 0 ||
-	    (relay_txn_active(s) && relay_data_begin(s) != 0)) {
+	if (session_data_begin(s) != 0)
+		refused = oom;
+	else if (relay_txn_active(s))
+		refused = relay_data_begin(s);
+	if (refused != NULL) {
+		session_reply(s, refused);
 		session_txn_reset(s);
-		session_reply(s, "451 4.3.0 Error: out of memory, try again later");
 		return;
 	}
 	session_reply(s, "354 End data with <CR><LF>.<CR><LF>");

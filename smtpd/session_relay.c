@@ -356,17 +356,19 @@ relay_sink(void *arg, const char *buf, size_t len)
 		rt->store_failed = true;
 }
 
-int
+const char *
 relay_data_begin(struct session *s)
 {
 	const struct policy_relay *cfg = &s->policy->relay;
 	struct relay_txn *rt = s->relay;
 
+	if (rt->up == NULL)         /* the next hop went away after a RCPT */
+		return rt->fail != NULL ? rt->fail : store_error;
 	rt->msg = msgstore_new(cfg->spill_threshold, cfg->spill_dir);
 	if (rt->msg == NULL)
-		return -1;
+		return store_error;
 	data_reader_set_sink(s->data, relay_sink, rt);
-	return 0;
+	return NULL;
 }
 
 /* The upstream's own words, for the log: "code ecode text / text ...". */
@@ -634,7 +636,7 @@ relay_data_done(struct session *s, const struct data_reader_result *r)
 		relay_data_final(rt, NULL, bare_eol, false);
 		return;
 	}
-	if (rt->store_failed || rt->up == NULL) {
+	if (rt->store_failed) {
 		relay_data_final(rt, NULL, store_error, false);
 		return;
 	}
