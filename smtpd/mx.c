@@ -360,10 +360,10 @@ mx_cancel(struct mx_query *q)
 static int
 mx_forwarder(struct ub_ctx *ctx, const char *resolver)
 {
-	int rc = ub_ctx_set_option(ctx, "local-zone:", "test. nodefault");
+	int rc = ub_ctx_set_option(ctx, "local-zone:", "test. transparent");
 
 	if (rc == 0)
-		rc = ub_ctx_set_option(ctx, "local-zone:", "invalid. nodefault");
+		rc = ub_ctx_set_option(ctx, "local-zone:", "invalid. transparent");
 	if (rc == 0)
 		rc = ub_ctx_set_fwd(ctx, resolver);
 	return rc;

@@ -19,13 +19,15 @@
 # servers.  On one CPU nothing is pinned and the header says so.
 #
 # Measurement is in bench_lib.py and the report in bench_report.py; this
-# script owns the processes: everything it starts is stopped by PID in the
-# trap and the temporary directory is removed.  Needs root (ulimit, Postfix,
-# smtp-sink -u).  Only 127.0.0.0/8 is used; the system Postfix instance is
+# script owns the processes (through bench_common.sh, shared with the relay
+# benchmark relay_bench.sh, which --relay runs): everything it starts is
+# stopped by PID in the trap and the temporary directory is removed.  Needs
+# root (ulimit, Postfix, smtp-sink -u).  Only 127.0.0.0/8 is used; the system Postfix instance is
 # never touched (our instance has its own config, queue and data directories).
 #
 # Usage: bash tests/bench/bench.sh [--quick] [--out FILE] [--keep]
 #        [--cutoverd PATH] [--sessions N] [--rounds N] [--idle N] [--seed N]
+#        bash tests/bench/bench.sh --relay [relay_bench.sh options]
 # See tests/bench/README.md for what the numbers mean.
 set -euo pipefail
 
@@ -33,10 +35,12 @@ CMDLINE="$(printf '%q ' "$0" "$@")"
 CMDLINE=${CMDLINE% }
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
+[ "${1:-}" != --relay ] || exec bash "$HERE/relay_bench.sh" "${@:2}"
 LIB="$HERE/bench_lib.py"
 REPORT="$HERE/bench_report.py"
-SMTP_SOURCE=/usr/sbin/smtp-source
-SMTP_SINK=/usr/sbin/smtp-sink
+BENCH_NAME=bench.sh
+# shellcheck source=bench_common.sh
+. "$HERE/bench_common.sh"
 REPLY="451 4.3.2 example.com is moving, please retry later"
 
 SESSIONS=20000
@@ -46,7 +50,6 @@ IDLE=10000
 CONCS="50 200"
 WARMUP=1000
 LOAD_TIMEOUT=180
-PF_PROCESS_LIMIT=1000
 PF_IDLE_CAP=500
 OUT=""
 KEEP=0
@@ -72,22 +75,6 @@ while [ $# -gt 0 ]; do
 	esac
 	shift
 done
-
-die() {
-	echo "bench.sh: $*" >&2
-	exit 1
-}
-
-find_cutoverd() {
-	local c
-	for c in "$CUTOVERD_BIN" "$ROOT/build/cutoverd" "$ROOT/build/smtpd/cutoverd"; do
-		if [ -n "$c" ] && [ -x "$c" ]; then
-			echo "$c"
-			return 0
-		fi
-	done
-	return 1
-}
 
 for n in "$SESSIONS" "$ROUNDS" "$IDLE"; do
 	case "$n" in
@@ -116,57 +103,21 @@ ulimit -Sn "$(ulimit -Hn)"
 	die "open-file limit $(ulimit -Sn) is too small for $IDLE idle connections"
 
 # Servers on the first allowed CPU, the client on the second.
-read -r -a ALLOWED_CPUS <<<"$(python3 "$LIB" cpus)"
-if [ "${#ALLOWED_CPUS[@]}" -ge 2 ]; then
-	SERVER_CPU=${ALLOWED_CPUS[0]} CLIENT_CPU=${ALLOWED_CPUS[1]}
-	SRV_PIN=(taskset -c "$SERVER_CPU") CLI_PIN=(taskset -c "$CLIENT_CPU")
+setup_pinning
+if [ "$SERVER_CPU" -ge 0 ]; then
 	PINNING="servers (cutoverd, smtp-sink, the whole Postfix instance) on CPU $SERVER_CPU, client (smtp-source) on CPU $CLIENT_CPU (taskset)"
 else
-	SERVER_CPU=-1 CLIENT_CPU=-1 SRV_PIN=() CLI_PIN=()
-	PINNING="none: only ${#ALLOWED_CPUS[@]} CPU allowed, so servers and client share it"
+	PINNING="none: only $NCPUS CPU allowed, so servers and client share it"
 fi
 
 TMP=$(mktemp -d /tmp/cutover-bench.XXXXXX)
 chmod 755 "$TMP"   # Postfix daemons (user postfix) traverse it
 RESULTS="$TMP/results.jsonl"
-SINK_PID="" CUT_PID="" PF_PID="" PF_DIR="" HELPER_PID=""
 
 # ---------------------------------------------------------------- helpers
 
-# Run the Python helper in the background so that a signal reaches our trap
-# at once; the helper kills its own smtp-source on SIGTERM.  It runs on the
-# client's CPU, and so does the smtp-source it starts.
-helper() {
-	"${CLI_PIN[@]}" python3 "$LIB" "$@" &
-	HELPER_PID=$!
-	local rc=0
-	wait "$HELPER_PID" || rc=$?
-	HELPER_PID=""
-	return "$rc"
-}
-
-# stop_pid PID: SIGTERM, wait up to 10 s, then SIGKILL.
-stop_pid() {
-	local pid=$1
-	kill -0 "$pid" 2>/dev/null || return 0
-	kill -TERM "$pid" 2>/dev/null || true
-	for _ in $(seq 100); do
-		kill -0 "$pid" 2>/dev/null || return 0
-		sleep 0.1
-	done
-	kill -KILL "$pid" 2>/dev/null || true
-}
-
-start_sink() {
-	"${SRV_PIN[@]}" "$SMTP_SINK" -u nobody -r RCPT -b "$REPLY" -m $((IDLE + 1000)) \
-		"127.0.0.1:$SINK_PORT" 4096 >"$TMP/sink.log" 2>&1 &
-	SINK_PID=$!
-	helper wait-banner "$SINK_PORT" 10 || die "smtp-sink did not start: $(tail -3 "$TMP/sink.log")"
-}
-
-stop_sink() {
-	[ -z "$SINK_PID" ] || stop_pid "$SINK_PID"
-	SINK_PID=""
+start_limbo_sink() {
+	start_sink SRV_PIN "$TMP/sink.out" -r RCPT -b "$REPLY" -m $((IDLE + 1000))
 }
 
 write_cutoverd_conf() {
@@ -185,144 +136,27 @@ domain "example.com" {
     defer_at    = rcpt
 }
 EOF
-	"$CUTOVERD_BIN" -n -c "$TMP/cutoverd.conf" >"$TMP/cutoverd-check.log" 2>&1 ||
-		die "cutoverd -n rejects the benchmark configuration: $(cat "$TMP/cutoverd-check.log")"
+	check_cutoverd_conf
 }
 
-start_cutoverd() {
-	"${SRV_PIN[@]}" "$CUTOVERD_BIN" -c "$TMP/cutoverd.conf" >>"$TMP/cutoverd.log" 2>&1 &
-	CUT_PID=$!
-	helper wait-banner "$CUT_PORT" 10 || die "cutoverd did not start: $(tail -5 "$TMP/cutoverd.log")"
-}
-
-stop_cutoverd() {
-	[ -z "$CUT_PID" ] || stop_pid "$CUT_PID"
-	CUT_PID=""
-}
-
-# A private Postfix instance: its own config_directory, queue_directory and
-# data_directory under $TMP, smtpd on 127.0.0.1 only, no DNS, no chroot.
-# The listen backlog of a master(8) inet service is max(maxproc,
-# default_process_limit): Postfix 3.7 has no separate knob, so it is 1000.
+# The private Postfix instance (bench_common.sh) with an access map that
+# DEFERs example.com with 451.
 write_postfix_conf() {
-	PF_DIR="$TMP/postfix"
-	mkdir -p "$PF_DIR/etc" "$PF_DIR/queue" "$PF_DIR/data"
-	chown postfix "$PF_DIR/data"
-	cat >"$PF_DIR/etc/main.cf" <<EOF
-compatibility_level = 3.6
-config_directory = $PF_DIR/etc
-queue_directory = $PF_DIR/queue
-data_directory = $PF_DIR/data
-mail_owner = postfix
-setgid_group = postdrop
-myhostname = bench-postfix.test
-mydomain = bench.test
-myorigin = \$myhostname
-mydestination =
-mynetworks = 127.0.0.0/8
-inet_interfaces = 127.0.0.1
-inet_protocols = ipv4
-maillog_file = $PF_DIR/maillog
-maillog_file_prefixes = $PF_DIR
-default_process_limit = $PF_PROCESS_LIMIT
-smtpd_client_event_limit_exceptions = 127.0.0.0/8
-smtpd_client_connection_count_limit = 0
-smtpd_client_connection_rate_limit = 0
-smtpd_peername_lookup = no
-smtp_host_lookup = native
-lmtp_host_lookup = native
-smtp_dns_support_level = disabled
+	postfix_dirs
+	{
+		postfix_main_common
+		cat <<EOF
 smtpd_relay_restrictions =
 smtpd_recipient_restrictions = check_recipient_access hash:$PF_DIR/etc/access, reject_unauth_destination
 access_map_defer_code = 451
-alias_maps =
-alias_database =
-biff = no
 EOF
-	cat >"$PF_DIR/etc/master.cf" <<EOF
-127.0.0.1:$PF_PORT inet n - n - - smtpd
-cleanup   unix  n - n - 0 cleanup
-qmgr      unix  n - n 300 1 qmgr
-rewrite   unix  - - n - - trivial-rewrite
-bounce    unix  - - n - 0 bounce
-defer     unix  - - n - 0 bounce
-trace     unix  - - n - 0 bounce
-verify    unix  - - n - 1 verify
-proxymap  unix  - - n - - proxymap
-anvil     unix  - - n - 1 anvil
-scache    unix  - - n - 1 scache
-postlog   unix-dgram n - n - 1 postlogd
-EOF
+	} >"$PF_DIR/etc/main.cf"
+	postfix_master_common >"$PF_DIR/etc/master.cf"
 	echo "example.com DEFER 4.3.2 moving" >"$PF_DIR/etc/access"
 	postmap "$PF_DIR/etc/access"
 }
 
-start_postfix() {
-	local pid=""
-	"${SRV_PIN[@]}" postfix -c "$PF_DIR/etc" start >>"$TMP/postfix-start.log" 2>&1 ||
-		die "postfix did not start: $(tail -5 "$TMP/postfix-start.log")"
-	for _ in $(seq 100); do
-		pid=$(tr -d ' \n' <"$PF_DIR/queue/pid/master.pid" 2>/dev/null || true)
-		[ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && break
-		sleep 0.1
-	done
-	[ -n "$pid" ] || die "postfix master.pid missing"
-	PF_PID=$pid
-	helper wait-banner "$PF_PORT" 10 || die "postfix smtpd did not answer"
-}
-
-# Stop our instance (postfix -c DIR stop signals its master by PID), then
-# make sure no process of its tree is left.
-stop_postfix() {
-	[ -n "$PF_PID" ] || [ -z "$PF_DIR" ] ||
-		PF_PID=$(tr -d ' \n' <"$PF_DIR/queue/pid/master.pid" 2>/dev/null || true)
-	[ -n "$PF_PID" ] || return 0
-	local pids p
-	pids=$(python3 "$LIB" tree "$PF_PID" 2>/dev/null || echo "$PF_PID")
-	postfix -c "$PF_DIR/etc" stop >/dev/null 2>&1 || true
-	stop_pid "$PF_PID"
-	for p in $pids; do
-		case "$(readlink "/proc/$p/exe" 2>/dev/null)" in
-		/usr/lib/postfix/*) stop_pid "$p" ;;
-		esac
-	done
-	PF_PID=""
-}
-
-# shellcheck disable=SC2317  # reached through the trap
-cleanup() {
-	local rc=$?
-	trap - EXIT INT TERM
-	[ -z "$HELPER_PID" ] || stop_pid "$HELPER_PID"
-	stop_sink
-	stop_cutoverd
-	stop_postfix
-	if [ "$KEEP" = 1 ]; then
-		echo "kept $TMP"
-	else
-		rm -rf "$TMP"
-	fi
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-server_pid() {
-	case "$1" in
-	smtp-sink) echo "$SINK_PID" ;;
-	cutoverd) echo "$CUT_PID" ;;
-	postfix) echo "$PF_PID" ;;
-	esac
-}
-
-server_port() {
-	case "$1" in
-	smtp-sink) echo "$SINK_PORT" ;;
-	cutoverd) echo "$CUT_PORT" ;;
-	postfix) echo "$PF_PORT" ;;
-	esac
-}
+install_trap
 
 # load SERVER CONC ROUND SLOT SESSIONS [--warmup]
 load() {
@@ -363,7 +197,7 @@ CUT_PORT=$(python3 "$LIB" freeport)
 PF_PORT=$(python3 "$LIB" freeport)
 write_cutoverd_conf
 write_postfix_conf
-start_sink
+start_limbo_sink
 start_cutoverd
 start_postfix
 BROKEN=0
@@ -402,7 +236,7 @@ echo "== idle connections (each server restarted fresh; sources spread over 127.
 stop_sink
 stop_cutoverd
 stop_postfix
-start_sink
+start_limbo_sink
 start_cutoverd
 start_postfix
 for s in smtp-sink cutoverd postfix; do

@@ -196,12 +196,13 @@ def cmd_cpus(_args):
 
 def cmd_orders(args):
     """One line per measured run set: CONC ROUND SERVER SERVER SERVER, the
-    servers shuffled per round by a generator seeded with --seed, so that
-    the order is random but the same seed repeats it."""
+    servers (--servers, default the three of the limbo benchmark) shuffled
+    per round by a generator seeded with --seed, so that the order is random
+    but the same seed repeats it."""
     rng = random.Random(args.seed)
     for conc in args.concs:
         for rnd in range(1, args.rounds + 1):
-            order = list(SERVERS)
+            order = list(args.servers)
             rng.shuffle(order)
             print(conc, rnd, *order)
     return 0
@@ -281,10 +282,13 @@ def server_counts(kind, tail, want, settle):
 
 # ------------------------------------------------------------------ load ---
 
-def run_smtp_source(args, errpath):
-    cmd = [args.smtp_source, "-A", "-s", str(args.conc), "-m",
-           str(args.sessions), "-f", SENDER, "-t", RCPT, "-M", CLIENT_NAME,
-           f"127.0.0.1:{args.port}"]
+def run_smtp_source(args, errpath, cmd=None):
+    """Run smtp-source (by default the limbo dialogue: -A, one RCPT) on the
+    client's CPU; return (cmd, exit status, timed out, wall, client CPU)."""
+    if cmd is None:
+        cmd = [args.smtp_source, "-A", "-s", str(args.conc), "-m",
+               str(args.sessions), "-f", SENDER, "-t", RCPT, "-M",
+               CLIENT_NAME, f"127.0.0.1:{args.port}"]
     pin = None
     if args.client_cpu >= 0:
         def pin():
@@ -585,6 +589,7 @@ def main():
     o.add_argument("--seed", type=int, required=True)
     o.add_argument("--rounds", type=int, required=True)
     o.add_argument("--concs", type=int, nargs="+", required=True)
+    o.add_argument("--servers", nargs="+", default=list(SERVERS))
     o.set_defaults(fn=cmd_orders)
     lo = sub.add_parser("load")
     for name, typ in (("--name", str), ("--pid", int), ("--port", int),

@@ -50,7 +50,8 @@ SANITIZER_MARKS = ("AddressSanitizer", "LeakSanitizer", "runtime error:")
 EVENTS = ("connect", "refused", "tls", "rcpt", "data", "limit", "disconnect")
 T_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 SID_RE = re.compile(r"^[0-9a-f]{16}$")
-BARE_KEYS = ("state", "defer_at")
+BARE_KEYS = ("state", "defer_at", "relay_tls")
+SECTIONS = ("tls", "limits", "relay")
 
 
 def env_path(name):
@@ -125,7 +126,10 @@ def render_config(cfg, listen, log_path, hostname=HOSTNAME):
     """Render a dict as cutoverd configuration text.
 
     Recognised keys: "domains" {name: {key: value}}, "limits" {key: value},
-    "tls" {"cert", "key"}; any other key is written as a top-level setting.
+    "tls" {"cert", "key"}, "relay" {key: value} (a section; the relay
+    setting of a domain is a string); any other key is written as a
+    top-level setting.  A domain's "recipients" {addr: {key: value}} become
+    `recipient "addr" { ... }` overrides inside the domain.
     listen, attempt_log and hostname are filled in unless cfg has them.
     """
     out = []
@@ -133,10 +137,10 @@ def render_config(cfg, listen, log_path, hostname=HOSTNAME):
                       for h, p in listen],
            "hostname": hostname, "attempt_log": log_path}
     top.update({k: v for k, v in cfg.items()
-                if k not in ("domains", "limits", "tls")})
+                if k != "domains" and k not in SECTIONS})
     for key, val in top.items():
         out.append("%s = %s" % (key, render_value(key, val)))
-    for section in ("tls", "limits"):
+    for section in SECTIONS:
         if section in cfg:
             out.append("%s {" % section)
             for key, val in cfg[section].items():
@@ -145,6 +149,14 @@ def render_config(cfg, listen, log_path, hostname=HOSTNAME):
     for name, dom in cfg.get("domains", {}).items():
         out.append("domain %s {" % quote(name))
         for key, val in dom.items():
+            if key == "recipients":
+                for addr, rcfg in val.items():
+                    out.append("    recipient %s {" % quote(addr))
+                    for k2, v2 in rcfg.items():
+                        out.append("        %s = %s"
+                                   % (k2, render_value(k2, v2)))
+                    out.append("    }")
+                continue
             out.append("    %s = %s" % (key, render_value(key, val)))
         out.append("}")
     return "\n".join(out) + "\n"
@@ -261,9 +273,12 @@ class Cutoverd:
     listen/hostname/attempt_log gets the harness's ones prepended.
     listen: [(host, port)] (default one free 127.0.0.1 port).
     tls=True makes a self-signed certificate and adds a tls section.
+    env: extra environment variables for cutoverd (e.g. ASAN_OPTIONS).
     """
 
-    def __init__(self, config, listen=None, tls=False, hostname=HOSTNAME):
+    def __init__(self, config, listen=None, tls=False, hostname=HOSTNAME,
+                 env=None):
+        self.extra_env = dict(env or {})
         self.binary = cutoverd_path()
         self.dir = tempfile.mkdtemp(prefix="cutover-it-")
         self.hostname = hostname
@@ -306,7 +321,8 @@ class Cutoverd:
         self.errfile = open(self.stderr_path, "wb")
         self.proc = subprocess.Popen(
             [self.binary, "-c", self.conf_path], stdin=subprocess.DEVNULL,
-            stdout=self.errfile, stderr=self.errfile, env=sanitizer_env())
+            stdout=self.errfile, stderr=self.errfile,
+            env=dict(sanitizer_env(), **self.extra_env))
         try:
             self.probe_port = self.wait_ready()
         except BaseException:
