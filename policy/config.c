@@ -16,7 +16,9 @@
  * is sent to the right file.  Recipient sections become the domain's
  * overrides as each is complete (config_internal.h).  The relay fields
  * and maps are freed here (domain_free_relay()): domain_table.c knows
- * only the limbo fields.
+ * only the limbo fields.  The auth { } section's authserv_id and resolver
+ * default to hostname and relay { resolver }, so one setting serves both
+ * when they are the same (build_auth()).
  *
  * Format: README.md "Configuration" (libconfuse syntax).  Every problem is
  * reported as exactly one line "FILE:LINE: what is wrong", or "FILE: what
@@ -420,6 +422,24 @@ build_relay(struct load *ld, cfg_t *sec)
 	return 0;
 }
 
+/* auth { }: unset authserv_id and resolver follow hostname and relay's. */
+static int
+build_auth(struct load *ld, cfg_t *sec)
+{
+	struct policy_auth *a = &ld->p->auth;
+	const char *id = cfg_getstr(sec, "authserv_id");
+	const char *res = cfg_getstr(sec, "resolver");
+
+	a->enabled = cfg_getbool(sec, "enabled") != cfg_false;
+	a->workers = (unsigned)cfg_getint(sec, "workers");
+	a->timeout = (unsigned)cfg_getint(sec, "timeout");
+	a->dns_timeout = (unsigned)cfg_getint(sec, "dns_timeout");
+	if (copy_str(ld, &a->authserv_id, id ? id : ld->p->hostname) < 0 ||
+	    copy_str(ld, &a->resolver, res ? res : ld->p->relay.resolver) < 0)
+		return -1;
+	return 0;
+}
+
 /* Replace every domain's reply template by its expansion (%d = key). */
 static int
 expand_replies(struct load *ld)
@@ -464,7 +484,8 @@ build(struct load *ld, cfg_t *root)
 	if (host == NULL && (p->hostname = default_hostname()) == NULL)
 		return config_error(ld, 0, "out of memory");
 	build_limits(&p->limits, cfg_getsec(root, "limits"));
-	if (build_relay(ld, cfg_getsec(root, "relay")) < 0)
+	if (build_relay(ld, cfg_getsec(root, "relay")) < 0 ||
+	    build_auth(ld, cfg_getsec(root, "auth")) < 0)
 		return -1;
 	return expand_replies(ld);
 }
@@ -509,6 +530,16 @@ conf_init(void)
 		OPT_LIMIT("per_hop_connections", DEFAULT_RELAY_PER_HOP),
 		CFG_END()
 	};
+	cfg_opt_t auth_opts[] = {
+		{ .name = "enabled", .type = CFGT_BOOL, .def.boolean = cfg_true,
+		  .parsecb = config_parse_bool },
+		OPT_STR("authserv_id", config_on_authserv_id),
+		OPT_STR("resolver", config_on_resolver),
+		OPT_LIMIT("workers", DEFAULT_AUTH_WORKERS),
+		OPT_LIMIT("timeout", DEFAULT_AUTH_TIMEOUT),
+		OPT_LIMIT("dns_timeout", DEFAULT_AUTH_DNS_TIMEOUT),
+		CFG_END()
+	};
 	cfg_opt_t rcpt_opts[] = {
 		OPT_STR("state", config_on_rcpt_state),
 		CFG_END()
@@ -535,6 +566,7 @@ conf_init(void)
 		{ .name = "tls", .type = CFGT_SEC, .subopts = tls_opts },
 		{ .name = "limits", .type = CFGT_SEC, .subopts = limit_opts },
 		{ .name = "relay", .type = CFGT_SEC, .subopts = relay_opts },
+		{ .name = "auth", .type = CFGT_SEC, .subopts = auth_opts },
 		{ .name = "domain", .type = CFGT_SEC, .subopts = domain_opts,
 		  .flags = CFGF_MULTI | CFGF_TITLE | CFGF_NO_TITLE_DUPES,
 		  .validcb = on_domain },
@@ -569,6 +601,8 @@ policy_free(struct policy *p)
 	free(p->relay.resolver);
 	free(p->relay.ca_file);
 	free(p->relay.spill_dir);
+	free(p->auth.authserv_id);
+	free(p->auth.resolver);
 	for (i = 0; i < domain_table_count(p->domains); i++)
 		domain_free_relay(domain_table_at(p->domains, i));
 	domain_table_free(p->domains);

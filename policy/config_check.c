@@ -6,13 +6,16 @@
  * Functions (private to policy/config*.c, see config_internal.h):
  *   config_on_listen/hostname/attempt_log/user/default_reply/tls_file()
  *                            validate callbacks of the root and tls options
- *   config_parse_limit()     parse callback of every number in limits { }
- *                            and relay { }
+ *   config_parse_limit()     parse callback of every number in limits { },
+ *                            relay { } and auth { }
  *   config_on_state/defer_at/defer_reply/relay/relay_tls/map()
  *                            validate callbacks of a domain's options
  *   config_on_rcpt_state()   validate callback of a recipient's state
- *   config_on_resolver/ca_file/spill_dir()
+ *   config_on_resolver()     validate callback of relay { } and auth { }
+ *   config_on_ca_file/spill_dir()
  *                            validate callbacks of the relay { } section
+ *   config_parse_bool(), config_on_authserv_id()
+ *                            callbacks of the auth { } section
  *   config_domain_title()    name and uniqueness check of a domain section
  *   config_rcpt_title()      the same for a recipient section in a domain
  *   config_cur_domain()      the domain section being read
@@ -21,7 +24,10 @@
  * Syntax checked here (README "Configuration"): relay "[host]:port" (an
  * IP address or a name, used as is), "host" or "host:port" (an LDH name,
  * MX lookup; a bare IP address needs brackets, so no one gets an MX
- * lookup of "192.0.2.1"); resolver "IP" or "IP@port" (IPv4 or IPv6);
+ * lookup of "192.0.2.1"); resolver "IP" or "IP@port" (IPv4 or IPv6), one
+ * check for both sections that have one; authserv_id a host name's
+ * characters (it is written as an RFC 8601 token, and the milter's
+ * config takes the same); booleans true/false, yes/no, on/off;
  * ca_file must open for reading and be a regular file, spill_dir must be
  * a directory, both at load, so a reload that cannot work is refused.
  *
@@ -274,10 +280,14 @@ static const struct {
 	{ "relay", "data_timeout", 1, 86400 },
 	{ "relay", "idle_time", 1, 86400 },
 	{ "relay", "per_hop_connections", 1, 100000 },
+	{ "auth", "workers", 1, MAX_AUTH_WORKERS },
+	{ "auth", "timeout", 1, 3600 },
+	{ "auth", "dns_timeout", 1, 600 },
 };
 
 /* Decimal only (libconfuse's strtol base 0 would read 010 as 8).  The
- * parse callback of every number in `limits { }` and `relay { }`. */
+ * parse callback of every number in `limits { }`, `relay { }` and
+ * `auth { }`. */
 int
 config_parse_limit(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
 {
@@ -652,17 +662,19 @@ resolver_ok(const char *s)
 	return at == NULL || port_ok(at + 1);
 }
 
+/* The resolver of relay { } and of auth { }: one syntax, one check. */
 int
 config_on_resolver(cfg_t *cfg, cfg_opt_t *opt)
 {
 	char buf[CONF_SHOW_MAX + 1];
-	const char *v = opt_str(opt);
+	const char *v = opt_str(opt), *sec = cfg_name(cfg);
 
-	if (in_section(cfg, "relay", false) < 0)
+	if (in_section(cfg, strcmp(sec, "auth") == 0 ? "auth" : "relay",
+	    false) < 0)
 		return -1;
 	if (!resolver_ok(v))
-		return check_error(cfg, "relay resolver \"%s\" must be an IPv4 or "
-		    "IPv6 address, optionally with @port (127.0.0.1@5353)",
+		return check_error(cfg, "%s resolver \"%s\" must be an IPv4 or "
+		    "IPv6 address, optionally with @port (127.0.0.1@5353)", sec,
 		    config_show(v, buf, sizeof buf));
 	return 0;
 }
@@ -701,5 +713,54 @@ config_on_spill_dir(cfg_t *cfg, cfg_opt_t *opt)
 		return check_error(cfg, "relay spill_dir: %s", strerror(errno));
 	if (!S_ISDIR(st.st_mode))
 		return check_error(cfg, "relay spill_dir is not a directory");
+	return 0;
+}
+
+/* ---- the auth { } section --------------------------------------------- */
+
+/* Parse callback of a boolean: libconfuse's own message names no section,
+ * and it would also take the option from a "sec|name" path. */
+int
+config_parse_bool(cfg_t *cfg, cfg_opt_t *opt, const char *value, void *result)
+{
+	static const char *const yes[] = { "true", "yes", "on" };
+	static const char *const no[] = { "false", "no", "off" };
+	char buf[CONF_SHOW_MAX + 1];
+	size_t i;
+
+	if (in_section(cfg, "auth", false) < 0)
+		return -1;
+	for (i = 0; i < 3; i++) {
+		if (strcmp(value, yes[i]) == 0) {
+			*(cfg_bool_t *)result = cfg_true;
+			return 0;
+		}
+		if (strcmp(value, no[i]) == 0) {
+			*(cfg_bool_t *)result = cfg_false;
+			return 0;
+		}
+	}
+	return check_error(cfg, "%s %s must be true or false, not \"%s\"",
+	    cfg_name(cfg), opt->name, config_show(value, buf, sizeof buf));
+}
+
+/* Written bare as the RFC 8601 authserv-id token: a host name's octets. */
+int
+config_on_authserv_id(cfg_t *cfg, cfg_opt_t *opt)
+{
+	char buf[CONF_SHOW_MAX + 1];
+	const char *v = opt_str(opt);
+	size_t i, n = strnlen(v, 254);
+
+	if (in_section(cfg, "auth", false) < 0)
+		return -1;
+	for (i = 0; i < n; i++)
+		if (!((v[i] >= 'a' && v[i] <= 'z') || (v[i] >= 'A' && v[i] <= 'Z') ||
+		    (v[i] >= '0' && v[i] <= '9') || strchr(".-_", v[i]) != NULL))
+			break;
+	if (n == 0 || n > 253 || i < n)
+		return check_error(cfg, "auth authserv_id \"%s\" must be a host "
+		    "name (letters, digits, '.', '-', '_'; 1 to 253 octets)",
+		    config_show(v, buf, sizeof buf));
 	return 0;
 }

@@ -134,6 +134,9 @@ int config_on_rcpt_state(cfg_t *cfg, cfg_opt_t *opt);
 int config_on_resolver(cfg_t *cfg, cfg_opt_t *opt);
 int config_on_ca_file(cfg_t *cfg, cfg_opt_t *opt);
 int config_on_spill_dir(cfg_t *cfg, cfg_opt_t *opt);
+int config_parse_bool(cfg_t *cfg, cfg_opt_t *opt, const char *value,
+    void *result);
+int config_on_authserv_id(cfg_t *cfg, cfg_opt_t *opt);
 
 /* The state names a domain or recipient may have (limbo, live). */
 int config_state_of(const char *name, enum domain_state *out);

@@ -1,7 +1,7 @@
 /*
  * limits_default.h - every default limit in one place (OpenSMTPD limit.c).
  * Each is configurable in the `limits { }` section (the DEFAULT_RELAY_*
- * ones in `relay { }`); README lists them.
+ * ones in `relay { }`, DEFAULT_AUTH_* in `auth { }`); README lists them.
  */
 #ifndef CUTOVER_LIMITS_DEFAULT_H
 #define CUTOVER_LIMITS_DEFAULT_H
@@ -28,6 +28,12 @@
 #define DEFAULT_RELAY_IDLE_TIME       10       /* seconds an idle session is kept */
 #define DEFAULT_RELAY_PER_HOP         50       /* sessions per next hop */
 #define DEFAULT_RELAY_PORT            25
+
+/* Sender authentication, `auth { }` section (issue 4). */
+#define DEFAULT_AUTH_WORKERS          4        /* threads */
+#define MAX_AUTH_WORKERS              64
+#define DEFAULT_AUTH_TIMEOUT          20       /* seconds, the whole check */
+#define DEFAULT_AUTH_DNS_TIMEOUT      5        /* seconds, one lookup */
 
 #define MAX_DATA_LINE_LENGTH      65536    /* a text line inside DATA */
 #define LOG_FIELD_MAX             256      /* client strings in the log */

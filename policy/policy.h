@@ -91,6 +91,18 @@ struct policy_relay {
 	size_t per_hop_connections; /* upstream sessions per next hop, default 50 */
 };
 
+/* Sender authentication of relayed mail (issue 4): `auth { }` section, all
+ * optional.  SPF/DKIM/DMARC run on a worker pool (smtpd/auth_pool.h). */
+struct policy_auth {
+	bool enabled;             /* default true */
+	char *authserv_id;        /* A-R authserv-id; default: hostname */
+	char *resolver;           /* NULL = /etc/resolv.conf; "IP" or "IP@port";
+	                             default: relay.resolver */
+	unsigned workers;         /* threads, 1..64, default 4 */
+	unsigned timeout;         /* seconds for the whole check, default 20 */
+	unsigned dns_timeout;     /* seconds per DNS lookup, default 5 */
+};
+
 struct policy {
 	unsigned refs;
 	char *path;               /* the file it was loaded from */
@@ -104,6 +116,7 @@ struct policy {
 	char *default_defer_reply;
 	struct policy_limits limits;
 	struct policy_relay relay;
+	struct policy_auth auth;
 	struct domain_table *domains;
 };
 

@@ -25,6 +25,7 @@
 
 #include <event2/event.h>
 
+#include "auth_pool.h"
 #include "ipcount.h"
 #include "listener.h"
 #include "server.h"
@@ -206,6 +207,8 @@ server_stop(struct server *srv, struct event **sigs, size_t nsigs)
 	session_free_all(srv);
 	if (srv->relay != NULL)
 		relay_client_free(srv->relay);
+	if (srv->auth != NULL)
+		auth_pool_free(srv->auth);
 	for (size_t i = 0; i < nsigs; i++)
 		if (sigs[i] != NULL)
 			event_free(sigs[i]);

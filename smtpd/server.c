@@ -15,6 +15,7 @@
 
 #include <event2/event.h>
 
+#include "auth_pool.h"
 #include "server.h"
 #include "tls.h"
 #include "upstream.h"
@@ -87,6 +88,19 @@ server_relay_for(struct server *srv, const struct policy *p, char *err,
 	    errlen);
 }
 
+/* The check workers follow the `auth { }` section (the old keep running
+ * on failure; jobs in flight finish with what they started with). */
+static int
+server_auth_for(struct server *srv, const struct policy *p, char *err,
+    size_t errlen)
+{
+	if (srv->auth == NULL) {
+		srv->auth = auth_pool_new(srv->base, &p->auth, err, errlen);
+		return srv->auth != NULL ? 0 : -1;
+	}
+	return auth_pool_configure(srv->auth, &p->auth, err, errlen);
+}
+
 int
 server_apply_policy(struct server *srv, struct policy *p, char *err,
     size_t errlen)
@@ -97,7 +111,8 @@ server_apply_policy(struct server *srv, struct policy *p, char *err,
 
 	if (server_tls_for(p, &tls, err, errlen) != 0)
 		goto fail;
-	if (server_relay_for(srv, p, err, errlen) != 0) {
+	if (server_relay_for(srv, p, err, errlen) != 0 ||
+	    server_auth_for(srv, p, err, errlen) != 0) {
 		SSL_CTX_free(tls);
 		goto fail;
 	}

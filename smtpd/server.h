@@ -25,6 +25,7 @@ struct session;
 struct listener_set;
 struct ipcount;
 struct relay_client;
+struct auth_pool;
 
 TAILQ_HEAD(session_list, session);
 
@@ -36,6 +37,7 @@ struct server {
 	struct listener_set *listeners;
 	struct ipcount *ipcount;
 	struct relay_client *relay;         /* upstream sessions (live domains) */
+	struct auth_pool *auth;             /* SPF/DKIM/DMARC workers */
 	struct session_list sessions;
 	size_t nsessions;
 	uint64_t sid_base;                  /* random per process */

@@ -38,6 +38,8 @@
 
 #include <event2/bufferevent.h>
 
+#include "auth.h"
+#include "auth_pool.h"
 #include "data_reader.h"
 #include "header_rewrite.h"
 #include "msgstore.h"
@@ -62,6 +64,9 @@ static const char too_big_reply[] =
     "552 5.3.4 Error: message size exceeds fixed limit";
 static const char header_too_big[] =
     "552 5.3.4 Error: message header section too large";
+static const char too_many_forged[] =
+    "554 5.7.1 Error: too many Authentication-Results fields with our "
+    "authserv-id";
 static const char mixed_defer[] =
     "452 4.5.3 Error: this transaction has deferred recipients, send the "
     "live ones in a new transaction";
@@ -389,6 +394,26 @@ relay_words(const struct upstream_reply *r, char *buf, size_t len)
 	}
 }
 
+/* The checks' verdicts on the data line: null when none ran. */
+static void
+relay_auth_log(const struct relay_txn *rt, struct jline *j)
+{
+	if (rt->spf[0] == '\0' && rt->auth_error == NULL) {
+		jline_null(j, "auth");
+		return;
+	}
+	jline_obj_begin(j, "auth");
+	if (rt->spf[0] != '\0') {
+		jline_cstr(j, "spf", rt->spf);
+		jline_cstr(j, "dkim", rt->dkim);
+		jline_cstr(j, "dmarc", rt->dmarc);
+		jline_int(j, "forged_removed", (long long)rt->nforged);
+	} else {
+		jline_cstr(j, "error", rt->auth_error);
+	}
+	jline_obj_end(j);
+}
+
 static void
 relay_data_log(struct relay_txn *rt, const struct upstream_reply *ur,
     const char *reply)
@@ -432,6 +457,7 @@ relay_data_log(struct relay_txn *rt, const struct upstream_reply *ur,
 		jline_obj_end(&j);
 	}
 	jline_arr_end(&j);
+	relay_auth_log(rt, &j);
 	jline_cstr(&j, "reply", reply);
 	attempt_log_write(s->srv->log, &j);
 }
@@ -564,67 +590,189 @@ relay_read_head(struct relay_txn *rt, size_t len)
 	return buf;
 }
 
-/* The header section through sender_map into *out; body_off set. */
+/*
+ * Read the header section back into rt->head (sender_map and the checks
+ * need it whole; it is bounded by HEADER_MAX).  NULL, or the reply.
+ */
 static const char *
-relay_rewrite_headers(struct relay_txn *rt, char **out, size_t *outlen)
+relay_read_header(struct relay_txn *rt)
 {
 	size_t size = msgstore_size(rt->msg), want, end;
-	char *head;
+
+	want = size < HEADER_MAX ? size : HEADER_MAX;
+	if ((rt->head = relay_read_head(rt, want)) == NULL)
+		return store_error;
+	if (!header_rewrite_section_end(rt->head, want, &end) && size > want)
+		return header_too_big;
+	rt->hdr_end = end;
+	return NULL;
+}
+
+/* The header section without the forged Authentication-Results fields
+ * (offsets ascending, from the checks), into a new buffer. */
+static char *
+relay_drop_forged(const struct relay_txn *rt, size_t *len)
+{
+	char *out = malloc(rt->hdr_end ? rt->hdr_end : 1);
+	size_t at = 0, n = 0;
+
+	if (out == NULL)
+		return NULL;
+	for (size_t i = 0; i < rt->nforged; i++) {
+		size_t off = rt->forged[i].off, flen = rt->forged[i].len;
+
+		if (off < at || off + flen > rt->hdr_end)
+			continue;
+		memcpy(out + n, rt->head + at, off - at);
+		n += off - at;
+		at = off + flen;
+	}
+	memcpy(out + n, rt->head + at, rt->hdr_end - at);
+	*len = n + rt->hdr_end - at;
+	return out;
+}
+
+/* The header section as it goes upstream into *out (NULL: as stored). */
+static const char *
+relay_header_out(struct relay_txn *rt, char **out, size_t *outlen)
+{
+	char *hdr;
+	size_t len;
 	int n;
 
 	*out = NULL;
 	*outlen = 0;
-	rt->body_off = 0;
-	if (rt->sender_map == NULL || size == 0)
+	if (rt->head == NULL)
 		return NULL;
-	want = size < HEADER_MAX ? size : HEADER_MAX;
-	if ((head = relay_read_head(rt, want)) == NULL)
+	if ((hdr = relay_drop_forged(rt, &len)) == NULL)
 		return store_error;
-	if (!header_rewrite_section_end(head, want, &end) && size > want) {
-		free(head);
-		return header_too_big;
+	if (rt->sender_map == NULL) {
+		*out = hdr;
+		*outlen = len;
+		return NULL;
 	}
-	n = header_rewrite_apply(head, end, rt->sender_map, relay_note, rt,
+	n = header_rewrite_apply(hdr, len, rt->sender_map, relay_note, rt,
 	    out, outlen);
-	free(head);
-	if (n < 0)
-		return store_error;
-	rt->body_off = end;
-	return NULL;
+	free(hdr);
+	return n < 0 ? store_error : NULL;
 }
 
-/* prefix = Received + (rewritten) header section; the rest from msg. */
+/* prefix = Received + Authentication-Results + the header section as it
+ * goes out; the body (or, without a header read, all) comes from msg. */
 static const char *
 relay_compose(struct relay_txn *rt)
 {
 	char rec[RECEIVED_MAX];
-	size_t reclen;
+	size_t reclen, arlen = rt->authres ? strlen(rt->authres) : 0;
 	char *hdr;
 	size_t hdrlen;
 	const char *err;
 
 	if (relay_received(rt, rec, sizeof(rec), &reclen) != 0)
 		return store_error;
-	if ((err = relay_rewrite_headers(rt, &hdr, &hdrlen)) != NULL)
+	if ((err = relay_header_out(rt, &hdr, &hdrlen)) != NULL)
 		return err;
+	rt->body_off = rt->head != NULL ? rt->hdr_end : 0;
 	free(rt->prefix);
-	if ((rt->prefix = malloc(reclen + hdrlen)) == NULL) {
+	if ((rt->prefix = malloc(reclen + arlen + hdrlen + 1)) == NULL) {
 		free(hdr);
 		return store_error;
 	}
 	memcpy(rt->prefix, rec, reclen);
+	if (arlen > 0)
+		memcpy(rt->prefix + reclen, rt->authres, arlen);
 	if (hdrlen > 0)
-		memcpy(rt->prefix + reclen, hdr, hdrlen);
-	rt->prefixlen = reclen + hdrlen;
+		memcpy(rt->prefix + reclen + arlen, hdr, hdrlen);
+	rt->prefixlen = reclen + arlen + hdrlen;
 	free(hdr);
 	return NULL;
+}
+
+/* Compose and hand the message to the upstream. */
+static void
+relay_send(struct relay_txn *rt, bool async)
+{
+	const char *reply;
+
+	if ((reply = relay_compose(rt)) != NULL) {
+		relay_data_final(rt, NULL, reply, async);
+		return;
+	}
+	rt->pos = 0;
+	rt->body.read = relay_body_read;
+	rt->body.arg = rt;
+	rt->busy = true;
+	if (!async)
+		session_wait(rt->s);
+	upstream_data(rt->up, &rt->body, relay_on_data, rt);
+}
+
+static void
+relay_on_auth(const struct auth_result *r, void *arg)
+{
+	struct relay_txn *rt = arg;
+	const struct auth_verdicts *v = &r->v;
+	size_t len;
+
+	rt->job = NULL;
+	if (!r->done && strcmp(r->reason, "too many forged") == 0) {
+		/* we could not remove them all: never relay a forgery */
+		rt->auth_error = r->reason;
+		relay_data_final(rt, NULL, too_many_forged, true);
+		return;
+	}
+	if (!r->done) {
+		rt->auth_error = r->reason;
+		relay_send(rt, true);
+		return;
+	}
+	snprintf(rt->spf, sizeof(rt->spf), "%s", authres_result_name(v->spf));
+	snprintf(rt->dkim, sizeof(rt->dkim), "%s",
+	    authres_result_name(v->dkim_summary));
+	snprintf(rt->dmarc, sizeof(rt->dmarc), "%s",
+	    dmarc_result_name(v->dmarc.result));
+	rt->nforged = r->nforged < RELAY_FORGED_MAX ? r->nforged :
+	    RELAY_FORGED_MAX;
+	for (size_t i = 0; i < rt->nforged; i++) {
+		rt->forged[i].off = r->forged[i].off;
+		rt->forged[i].len = r->forged[i].len;
+	}
+	len = strlen(v->authres) + sizeof("Authentication-Results: \r\n");
+	if ((rt->authres = malloc(len)) != NULL)
+		snprintf(rt->authres, len, "Authentication-Results: %s\r\n",
+		    v->authres);
+	relay_send(rt, true);
+}
+
+/* Run the checks on a worker when they are on; else relay at once. */
+static void
+relay_check_and_send(struct relay_txn *rt)
+{
+	struct session *s = rt->s;
+	const char *reply;
+
+	if (s->policy->auth.enabled || rt->sender_map != NULL) {
+		if ((reply = relay_read_header(rt)) != NULL) {
+			relay_data_final(rt, NULL, reply, false);
+			return;
+		}
+	}
+	if (s->policy->auth.enabled && s->srv->auth != NULL) {
+		rt->job = auth_pool_submit(s->srv->auth, rt->msg, rt->hdr_end,
+		    s->ip, s->helo, s->mail_from, relay_on_auth, rt);
+		if (rt->job != NULL) {
+			session_wait(s);
+			return;
+		}
+		rt->auth_error = "error";
+	}
+	relay_send(rt, false);
 }
 
 void
 relay_data_done(struct session *s, const struct data_reader_result *r)
 {
 	struct relay_txn *rt = s->relay;
-	const char *reply;
 
 	rt->result = *r;
 	if (r->too_big) {
@@ -640,16 +788,7 @@ relay_data_done(struct session *s, const struct data_reader_result *r)
 		relay_data_final(rt, NULL, store_error, false);
 		return;
 	}
-	if ((reply = relay_compose(rt)) != NULL) {
-		relay_data_final(rt, NULL, reply, false);
-		return;
-	}
-	rt->pos = 0;
-	rt->body.read = relay_body_read;
-	rt->body.arg = rt;
-	rt->busy = true;
-	session_wait(s);
-	upstream_data(rt->up, &rt->body, relay_on_data, rt);
+	relay_check_and_send(rt);
 }
 
 void
@@ -662,6 +801,8 @@ relay_txn_end(struct session *s)
 	s->relay = NULL;
 	if (rt->req != NULL)
 		upstream_acquire_cancel(rt->req);
+	if (rt->job != NULL)
+		auth_job_cancel(rt->job);
 	if (rt->up != NULL) {
 		if (rt->busy)
 			upstream_abort(rt->up);
@@ -669,6 +810,8 @@ relay_txn_end(struct session *s)
 			upstream_release(rt->up);
 	}
 	msgstore_free(rt->msg);
+	free(rt->head);
+	free(rt->authres);
 	free(rt->prefix);
 	free(rt->fail);
 	free(rt);

@@ -18,6 +18,9 @@
 
 struct session;
 struct msgstore;
+struct auth_job;
+
+#define RELAY_FORGED_MAX 16       /* A-R fields with our id, removed */
 
 struct relay_rewrite {
 	const char *field;        /* "from", "sender", "reply-to" */
@@ -56,6 +59,15 @@ struct relay_txn {
 	struct upstream_body body;
 	struct relay_rewrite rewrites[RELAY_REWRITES];
 	size_t nrewrites;
+	/* authentication checks (auth_pool.c), run before relaying */
+	struct auth_job *job;
+	char *head;               /* the header section, read back from msg */
+	size_t hdr_end;           /* its length = where the body starts */
+	char *authres;            /* "Authentication-Results: ...\r\n" or NULL */
+	const char *auth_error;   /* why there is no verdict (static), or NULL */
+	char spf[16], dkim[16], dmarc[16];
+	size_t nforged;
+	struct { size_t off, len; } forged[RELAY_FORGED_MAX];
 };
 
 #endif

@@ -111,6 +111,23 @@ assert_default_relay(const struct policy_relay *r)
 	assert_int_equal(r->per_hop_connections, DEFAULT_RELAY_PER_HOP);
 }
 
+/* auth { } left out (or all commented): hostname and relay's resolver. */
+static void
+assert_default_auth(const struct policy *p)
+{
+	const struct policy_auth *a = &p->auth;
+
+	assert_true(a->enabled);
+	assert_string_equal(a->authserv_id, p->hostname);
+	if (p->relay.resolver == NULL)
+		assert_null(a->resolver);
+	else
+		assert_string_equal(a->resolver, p->relay.resolver);
+	assert_int_equal(a->workers, DEFAULT_AUTH_WORKERS);
+	assert_int_equal(a->timeout, DEFAULT_AUTH_TIMEOUT);
+	assert_int_equal(a->dns_timeout, DEFAULT_AUTH_DNS_TIMEOUT);
+}
+
 /* ---- the shipped files -------------------------------------------------- */
 
 static void
@@ -127,6 +144,7 @@ test_demo_conf(void **state)
 	assert_null(p->tls_cert);
 	assert_null(p->tls_key);
 	assert_default_limits(&p->limits);
+	assert_default_auth(p);
 	assert_int_equal(policy_domain_count(p), 2);
 	com = find(p, "example.com");
 	org = find(p, "example.org");
@@ -158,6 +176,8 @@ test_reference_conf(void **state)
 	assert_string_equal(p->default_defer_reply, DEFAULT_DEFER_REPLY);
 	assert_default_limits(&p->limits);
 	assert_default_relay(&p->relay);
+	assert_default_auth(p);
+	assert_string_equal(p->auth.authserv_id, "mx-cutover.example.net");
 	assert_int_equal(policy_domain_count(p), 3);
 	d = find(p, "example.com");
 	assert_string_equal(d->defer_reply,
@@ -424,6 +444,79 @@ test_relay_defaults(void **state)
 	policy_unref(p);
 }
 
+struct auth_case {
+	const char *text;         /* after listen and one domain */
+	bool enabled;
+	const char *authserv_id;  /* NULL: the text must not load */
+	const char *resolver;     /* NULL = system */
+	unsigned workers, timeout, dns_timeout;
+};
+
+#define AW DEFAULT_AUTH_WORKERS
+#define AT DEFAULT_AUTH_TIMEOUT
+#define AD DEFAULT_AUTH_DNS_TIMEOUT
+
+static const struct auth_case auth_cases[] = {
+	/* every option set */
+	{ "hostname = mx.example.net\nrelay { resolver = \"::1@53\" }\n"
+	  "auth {\n enabled = false\n authserv_id = \"Auth_1.example.org\"\n"
+	  " resolver = \"127.0.0.1@5353\"\n workers = 64\n timeout = 3600\n"
+	  " dns_timeout = 600\n}\n",
+	  false, "Auth_1.example.org", "127.0.0.1@5353", 64, 3600, 600 },
+	/* defaults: hostname, relay's resolver (in either order) */
+	{ "hostname = mx.example.net\nrelay { resolver = \"::1@53\" }\n",
+	  true, "mx.example.net", "::1@53", AW, AT, AD },
+	{ "auth { workers = 1 }\nrelay { resolver = 192.0.2.53 }\n"
+	  "hostname = mx2.example.net\n",
+	  true, "mx2.example.net", "192.0.2.53", 1, AT, AD },
+	{ "hostname = h.example\nauth { }\n", true, "h.example", NULL, AW, AT, AD },
+	/* its own resolver wins over relay's; an IPv6 one in brackets is
+	 * unbound's syntax, not ours */
+	{ "hostname = h.example\nrelay { resolver = 192.0.2.1 }\n"
+	  "auth { resolver = \"[::1]\" }\n", true, NULL, NULL, 0, 0, 0 },
+	{ "hostname = h.example\nrelay { resolver = 192.0.2.1 }\n"
+	  "auth { resolver = 192.0.2.2 enabled = yes timeout = 1 dns_timeout = 1 }\n",
+	  true, "h.example", "192.0.2.2", AW, 1, 1 },
+	/* the spellings of a boolean */
+	{ "hostname = h.example\nauth { enabled = off }\n", false, "h.example", NULL, AW, AT, AD },
+	{ "hostname = h.example\nauth { enabled = no }\n", false, "h.example", NULL, AW, AT, AD },
+	{ "hostname = h.example\nauth { enabled = on }\n", true, "h.example", NULL, AW, AT, AD },
+	{ "hostname = h.example\nauth { enabled = \"true\" }\n", true, "h.example", NULL, AW, AT, AD },
+};
+
+static void
+test_auth_conf(void **state)
+{
+	char text[1024], err[512];
+	size_t i;
+
+	for (i = 0; i < sizeof auth_cases / sizeof auth_cases[0]; i++) {
+		const struct auth_case *c = &auth_cases[i];
+		struct policy *p = NULL;
+		int n = snprintf(text, sizeof text, "listen = \"127.0.0.1:25\"\n"
+		    "domain a.example {}\n%s", c->text);
+
+		assert_true(n > 0 && (size_t)n < sizeof text);
+		write_tmp(text, (size_t)n);
+		if (c->authserv_id == NULL) {
+			assert_int_equal(policy_load(tmp_path, &p, err, sizeof err), -1);
+			assert_null(p);
+			continue;
+		}
+		p = load_ok(tmp_path);
+		assert_int_equal(p->auth.enabled, c->enabled);
+		assert_string_equal(p->auth.authserv_id, c->authserv_id);
+		if (c->resolver == NULL)
+			assert_null(p->auth.resolver);
+		else
+			assert_string_equal(p->auth.resolver, c->resolver);
+		assert_int_equal(p->auth.workers, c->workers);
+		assert_int_equal(p->auth.timeout, c->timeout);
+		assert_int_equal(p->auth.dns_timeout, c->dns_timeout);
+		policy_unref(p);
+	}
+}
+
 /* 100,000 recipient sections load in linear time (not libconfuse's
  * quadratic title search) and every one is found. */
 static void
@@ -488,6 +581,9 @@ struct bad_case {
 #define RCPT(t, body) DOM(" relay = \"mx.example.net\"\n recipient \"" t "\" {" body "}")
 #define RCPT_ERR(t) ":4: domain \"example.com\": recipient \"" t "\" "
 #define RSEC(body) L D "relay {\n" body "\n}\n"
+#define ASEC(body) L D "auth {\n" body "\n}\n"
+#define LONGNAME80 "a123456789a123456789a123456789a123456789a123456789." \
+    "a123456789a123456789a12345678"
 
 static const struct bad_case bad_cases[] = {
 	/* libconfuse's own: unknown option, syntax */
@@ -678,6 +774,29 @@ static const struct bad_case bad_cases[] = {
 	{ RSEC(" max_errors = 1"), ":4: no such option 'max_errors'" },
 	{ L D "\"relay|resolver\" = \"127.0.0.1\"\n", ":3: an option must be set inside its own section (no | or = in option names)" },
 	{ L D "\"relay|idle_time\" = 5\n", ":3: an option must be set inside its own section (no | or = in option names)" },
+	/* the auth { } section */
+	{ ASEC(" resolver = localhost"), ":4: auth resolver \"localhost\" must be an IPv4 or IPv6 address, optionally with @port (127.0.0.1@5353)" },
+	{ ASEC(" resolver = \"127.0.0.1:53\""), ":4: auth resolver \"127.0.0.1:53\" must be an IPv4 or IPv6 address, optionally with @port (127.0.0.1@5353)" },
+	{ ASEC(" resolver = \"::1@65536\""), ":4: auth resolver \"::1@65536\" must be an IPv4 or IPv6 address, optionally with @port (127.0.0.1@5353)" },
+	{ ASEC(" resolver = \"\""), ":4: auth resolver \"\" must be an IPv4 or IPv6 address, optionally with @port (127.0.0.1@5353)" },
+	{ ASEC(" enabled = maybe"), ":4: auth enabled must be true or false, not \"maybe\"" },
+	{ ASEC(" enabled = 1"), ":4: auth enabled must be true or false, not \"1\"" },
+	{ ASEC(" enabled = \"\""), ":4: auth enabled must be true or false, not \"\"" },
+	{ ASEC(" authserv_id = \"\""), ":4: auth authserv_id \"\" must be a host name (letters, digits, '.', '-', '_'; 1 to 253 octets)" },
+	{ ASEC(" authserv_id = \"mx example\""), ":4: auth authserv_id \"mx example\" must be a host name (letters, digits, '.', '-', '_'; 1 to 253 octets)" },
+	{ ASEC(" authserv_id = \"mx;x\""), ":4: auth authserv_id \"mx;x\" must be a host name (letters, digits, '.', '-', '_'; 1 to 253 octets)" },
+	{ ASEC(" authserv_id = \"" LONGNAME "\""), ":4: auth authserv_id \"" LONGNAME80 "\" must be a host name (letters, digits, '.', '-', '_'; 1 to 253 octets)" },
+	{ ASEC(" workers = 0"), ":4: auth workers must be a whole number from 1 to 64, not \"0\"" },
+	{ ASEC(" workers = 65"), ":4: auth workers must be a whole number from 1 to 64, not \"65\"" },
+	{ ASEC(" timeout = 0"), ":4: auth timeout must be a whole number from 1 to 3600, not \"0\"" },
+	{ ASEC(" timeout = 3601"), ":4: auth timeout must be a whole number from 1 to 3600, not \"3601\"" },
+	{ ASEC(" dns_timeout = 0"), ":4: auth dns_timeout must be a whole number from 1 to 600, not \"0\"" },
+	{ ASEC(" dns_timeout = 5s"), ":4: auth dns_timeout must be a whole number from 1 to 600, not \"5s\"" },
+	{ ASEC(" ca_file = \"/tmp\""), ":4: no such option 'ca_file'" },
+	{ L D "\"auth|enabled\" = false\n", ":3: an option must be set inside its own section (no | or = in option names)" },
+	{ L D "\"auth|authserv_id\" = x\n", ":3: an option must be set inside its own section (no | or = in option names)" },
+	{ L D "\"auth|resolver\" = 127.0.0.1\n", ":3: an option must be set inside its own section (no | or = in option names)" },
+	{ L D "\"auth|workers\" = 2\n", ":3: an option must be set inside its own section (no | or = in option names)" },
 };
 
 static void
@@ -930,6 +1049,7 @@ main(void)
 		cmocka_unit_test(test_refs),
 		cmocka_unit_test_setup_teardown(test_live_conf, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_relay_defaults, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_auth_conf, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_many_recipients, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_files, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_bytes, setup, teardown),
