@@ -17,6 +17,8 @@
  * frees it.  Why not ub_resolve(): it has no timeout, and an unanswering
  * authority would hold a worker thread for tens of seconds.
  *
+ * libunbound's built-in empty reverse zones (AS112, TEST-NET, 2001:db8::)
+ * are turned off: we are a stub, the configured resolver answers those.
  * Invariants: rdata copied out of ub_result with its length; nothing here
  * treats a failure as an empty answer (RFC 7208 2.6.6, RFC 7489 6.6.3).
  */

@@ -6,10 +6,12 @@
  * Public functions: spf_checker_new/free, spf_check, spf_result_name.
  *
  * What is ours and why (libspf2 1.2.10 departs from RFC 7208): the record
- * is fetched, selected and syntax-checked by us before SPF_record_compile;
- * DNS failures and the void-lookup limit are seen by our layer, which
- * "forces" the result RFC 7208 prescribes at the first such event; libspf2
- * still evaluates every mechanism, macro and the 10-term limit.
+ * is fetched, selected and syntax-checked by us, then rewritten
+ * (spf_rewrite.h: /0 lengths, the 10-term counter, modifier order) before
+ * SPF_record_compile; DNS failures and the void-lookup and term limits are
+ * seen by our layer, which "forces" the result RFC 7208 prescribes at the
+ * first such event; libspf2 still evaluates the mechanisms and macros.
+ * An IPv4-mapped IPv6 client is checked as its IPv4 address (RFC 7208 5).
  * Identity: MAIL FROM's domain; for the null sender "postmaster@HELO"
  * (2.4).  A malformed or single-label domain, or an address literal as
  * HELO, gives none without any DNS query (4.3).
@@ -23,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "spf_internal.h"
 
@@ -169,15 +172,20 @@ set_client(struct spf_ctx *ctx, SPF_request_t *req, const char *ip)
 	struct in6_addr a6;
 	struct in_addr a4;
 
-	if (inet_pton(AF_INET, ip, &a4) == 1)
+	if (inet_pton(AF_INET, ip, &a4) == 1) {
+		memcpy(ctx->exp.ip, &a4.s_addr, 4);
 		return SPF_request_set_ipv4(req, a4);
+	}
 	if (inet_pton(AF_INET6, ip, &a6) != 1)
 		return SPF_E_INVALID_IP4;
 	if (IN6_IS_ADDR_V4MAPPED(&a6)) {
 		memcpy(&a4.s_addr, a6.s6_addr + 12, 4);
+		memcpy(ctx->exp.ip, &a4.s_addr, 4);
 		return SPF_request_set_ipv4(req, a4);
 	}
 	ctx->client_v6 = 1;
+	ctx->exp.v6 = 1;
+	memcpy(ctx->exp.ip, a6.s6_addr, 16);
 	return SPF_request_set_ipv6(req, a6);
 }
 
@@ -192,6 +200,10 @@ set_request(struct spf_ctx *ctx, SPF_request_t *req, const char *ip,
 		e = SPF_request_set_helo_dom(req, helo);
 	if (e == SPF_E_SUCCESS && SPF_request_set_env_from(req, sender) != 0)
 		e = SPF_E_INVALID_CHAR;
+	ctx->req = req;
+	ctx->exp.sender = sender;
+	ctx->exp.helo = helo ? helo : "";
+	ctx->exp.now = (long long)time(NULL);
 	return e == SPF_E_SUCCESS ? 0 : -1;
 }
 
@@ -264,6 +276,7 @@ spf_check(struct spf_checker *c, const char *client_ip, const char *helo,
 		return finish(out, SPF_CHECK_TEMPERROR, "out of memory");
 	}
 	SPF_server_set_rec_dom(server, c->receiver);
+	ctx.exp.receiver = c->receiver;
 	SPF_server_set_max_dns_mech(server, LIBSPF2_TERM_LIMIT);
 	r = evaluate(&ctx, server, client_ip, helo, sender, out);
 	SPF_server_free(server);

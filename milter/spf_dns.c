@@ -3,19 +3,21 @@
  * whose lookup() and get_spf() go to milter/dns.h (our resolver, our
  * timeouts) and keep the RFC 7208 books libspf2 does not keep.
  *
- * Public functions: spf_dns_layer_new/free, spf_ctx_force, spf_domain_ok.
+ * Public functions: spf_dns_layer_new/free, spf_ctx_force, spf_domain_ok,
+ * spf_domain_trim, spf_rr_add.
  *
  * lookup(): A/AAAA/MX/PTR for mechanisms, counted in ctx->tally; more than
  *   two void answers (NXDOMAIN or NODATA) force permerror (RFC 7208 4.6.4);
  *   a DNS failure forces temperror (2.6.6) - libspf2 would treat it as "no
- *   match" and go on.  Type SPF (99) is never asked (RFC 7208 3.1: TXT
- *   only).  TXT through lookup() is only the exp= explanation (get_spf()
- *   fetches records itself): a failure there never changes the result, and
+ *   match" and go on - except in ptr and %{p}: a failed PTR lookup is no
+ *   match and a failed address lookup skips that name (5.5); only the
+ *   first 10 PTR names are used (4.6.4).  Names over 253 bytes lose labels
+ *   on the left (4.8).  Our magic names (spf_rewrite.h) go to
+ *   spf_magic.c.  Type SPF (99) is never asked (RFC 7208 3.1: TXT only).
+ *   TXT through lookup() is only the exp= explanation (get_spf() fetches
+ *   records itself): a failure there never changes the result, and
  *   anything but exactly one TXT record means no explanation (6.2).
- * get_spf(): record selection (4.5: "v=spf1" then space or end; several ->
- *   permerror), our syntax check (spf_record.c) before SPF_record_compile;
- *   the first record fetched is the check's own (no record -> none), later
- *   ones are include/redirect targets (none there -> permerror, 5.2, 6.1).
+ * get_spf(): spf_getspf.c.
  *
  * SPF_dns_rr_t filling follows libspf2's own layers: SPF_dns_rr_new_init()
  * with the h_errno-style status, SPF_dns_rr_buf_realloc() per record,
@@ -31,7 +33,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include "spf_record.h"
 #include "spf_rewrite.h"
 
 #define RR_TTL 60
@@ -194,42 +195,58 @@ validating_lookup(struct spf_ctx *ctx, const char *domain, ns_type type)
 	return 0;
 }
 
-/* Appends the exp text with each space written as the "%_" macro: libspf2
- * compiles the text as a macro-string, where it turns a literal space
- * into '%' (measured with the RFC 7208 suite). */
+/* Appends the exp text, already expanded by us (spf_exp.c), as a literal
+ * for libspf2, which compiles it as a macro-string: '%' becomes "%%" and
+ * a space "%_" (libspf2 turns a literal space into '%', measured with the
+ * RFC 7208 suite). */
 static int
 add_exp_text(SPF_dns_rr_t *rr, const char *p, size_t len)
 {
-	char buf[2 * 512 + 1];
+	char buf[2 * SPF_EXP_MAX + 1];
 	size_t i, o = 0;
 
 	for (i = 0; i < len; i++) {
 		if (o + 2 >= sizeof(buf))
 			return -1;
-		if (p[i] == ' ') {
+		if (p[i] == ' ' || p[i] == '%') {
 			buf[o++] = '%';
-			buf[o++] = '_';
+			buf[o++] = p[i] == ' ' ? '_' : '%';
 		} else
 			buf[o++] = p[i];
 	}
 	return spf_rr_add(rr, buf, o, 1);
 }
 
-/* exp= text: exactly one TXT record, else "no explanation" (NODATA). */
+static const char *
+validated_name(void *arg)
+{
+	struct spf_ctx *ctx = arg;
+	const char *name = SPF_request_get_client_dom(ctx->req);
+
+	return name ? name : "unknown";
+}
+
+/* exp= text: exactly one TXT record, else "no explanation" (NODATA); its
+ * macros expanded by us (spf_exp.h says why); a bad macro is no
+ * explanation too (RFC 7208 6.2). */
 static enum auth_dns_status
 fill_exp(struct spf_ctx *ctx, SPF_dns_rr_t *rr, const char *domain)
 {
 	struct auth_dns_txt t;
 	enum auth_dns_status st;
+	char text[SPF_EXP_MAX];
 
-	size_t len = strlen(domain);
-
-	domain = spf_domain_trim(domain, &len);
 	st = auth_dns_txt(ctx->dns, domain, &t);
 	if (st == AUTH_DNS_OK && (t.n != 1 || memchr(t.rec[0], '\0',
 	    t.len[0]) != NULL))
 		st = AUTH_DNS_NODATA;
-	if (st == AUTH_DNS_OK && add_exp_text(rr, t.rec[0], t.len[0]) != 0)
+	ctx->exp.domain = ctx->req->cur_dom ? ctx->req->cur_dom : "";
+	ctx->exp.validated_name = validated_name;
+	ctx->exp.arg = ctx;
+	if (st == AUTH_DNS_OK && spf_exp_expand(&ctx->exp, t.rec[0],
+	    t.len[0], text, sizeof(text)) != 0)
+		st = AUTH_DNS_NODATA;
+	if (st == AUTH_DNS_OK && add_exp_text(rr, text, strlen(text)) != 0)
 		st = AUTH_DNS_NODATA;
 	auth_dns_txt_free(&t);
 	return st == AUTH_DNS_TEMPFAIL ? AUTH_DNS_NODATA : st;
@@ -297,130 +314,6 @@ layer_lookup(SPF_dns_server_t *server, const char *domain, ns_type type,
 	return rr;
 }
 
-static SPF_errcode_t
-no_record(struct spf_ctx *ctx, SPF_response_t *resp, const char *domain,
-    int top, const char *why)
-{
-	if (top) {
-		spf_ctx_force(ctx, SPF_CHECK_NONE, why, domain);
-		resp->result = SPF_RESULT_NONE;
-	} else {
-		spf_ctx_force(ctx, SPF_CHECK_PERMERROR, why, domain);
-		resp->result = SPF_RESULT_PERMERROR;
-	}
-	resp->reason = SPF_REASON_FAILURE;
-	return SPF_response_add_error(resp, SPF_E_NOT_SPF, "%s", ctx->problem);
-}
-
-static SPF_errcode_t
-bad_record(struct spf_ctx *ctx, SPF_response_t *resp, const char *why,
-    const char *domain)
-{
-	spf_ctx_force(ctx, SPF_CHECK_PERMERROR, why, domain);
-	resp->result = SPF_RESULT_PERMERROR;
-	resp->reason = SPF_REASON_FAILURE;
-	return SPF_response_add_error(resp, SPF_E_SYNTAX, "%s", ctx->problem);
-}
-
-/* Index of the one SPF record in t, -1 for none, -2 for several. */
-static int
-select_record(const struct auth_dns_txt *t)
-{
-	size_t i;
-	int found = -1;
-
-	for (i = 0; i < t->n; i++) {
-		if (!spf_record_is_spf(t->rec[i], t->len[i]))
-			continue;
-		if (found >= 0)
-			return -2;
-		found = (int)i;
-	}
-	return found;
-}
-
-static SPF_errcode_t
-compile_record(struct spf_ctx *ctx, SPF_server_t *server,
-    SPF_response_t *resp, SPF_record_t **recordp, const char *domain,
-    const char *rec, size_t len)
-{
-	char why[SPF_TEXT_MAX - 64];
-	SPF_errcode_t err;
-	char *text;
-
-	if (memchr(rec, '\0', len) != NULL)
-		return bad_record(ctx, resp, "NUL byte in the SPF record of",
-		    domain);
-	if (spf_record_check(rec, len, why, sizeof(why)) != 0) {
-		spf_ctx_force(ctx, SPF_CHECK_PERMERROR, "invalid record:",
-		    why);
-		return bad_record(ctx, resp, "invalid record:", why);
-	}
-	text = spf_rewrite(rec, len, ctx->client_v6);
-	if (text == NULL) {
-		spf_ctx_force(ctx, SPF_CHECK_TEMPERROR, "out of memory", NULL);
-		return SPF_response_add_error(resp, SPF_E_NO_MEMORY, "%s",
-		    ctx->problem);
-	}
-	err = SPF_record_compile(server, resp, recordp, text);
-	free(text);
-	if (err != SPF_E_SUCCESS) {
-		if (*recordp != NULL)
-			SPF_record_free(*recordp);
-		*recordp = NULL;
-		return bad_record(ctx, resp, "libspf2 cannot compile the record of",
-		    domain);
-	}
-	return SPF_E_SUCCESS;
-}
-
-static SPF_errcode_t
-layer_get_spf(SPF_server_t *server, SPF_request_t *req, SPF_response_t *resp,
-    SPF_record_t **recordp)
-{
-	struct spf_ctx *ctx = server->resolver->hook;
-	const char *domain = req->cur_dom;
-	char name[SPF_NAME_MAX];
-	size_t len;
-	struct auth_dns_txt t;
-	enum auth_dns_status st;
-	SPF_errcode_t err;
-	int top = ctx->records++ == 0, idx;
-
-	*recordp = NULL;
-	ctx->nptr = 0;
-	if (!top && ++ctx->terms > SPF_TERM_LIMIT)
-		return bad_record(ctx, resp,
-		    "more than 10 DNS-querying terms (RFC 7208 4.6.4) at",
-		    domain);
-	len = strlen(domain);
-	domain = spf_domain_trim(domain, &len);
-	if (len >= sizeof(name) || !spf_domain_ok(domain, len))
-		return no_record(ctx, resp, domain, top, "malformed domain");
-	memcpy(name, domain, len);
-	name[len] = '\0';
-	domain = name;
-	st = auth_dns_txt(ctx->dns, domain, &t);
-	if (st == AUTH_DNS_TEMPFAIL) {
-		spf_ctx_force(ctx, SPF_CHECK_TEMPERROR,
-		    "DNS failure looking up the SPF record of", domain);
-		resp->result = SPF_RESULT_TEMPERROR;
-		return SPF_response_add_error(resp, SPF_E_DNS_ERROR, "%s",
-		    ctx->problem);
-	}
-	idx = st == AUTH_DNS_OK ? select_record(&t) : -1;
-	if (idx == -1)
-		err = no_record(ctx, resp, domain, top, "no SPF record at");
-	else if (idx == -2)
-		err = bad_record(ctx, resp, "several SPF records at",
-		    domain);
-	else
-		err = compile_record(ctx, server, resp, recordp, domain,
-		    t.rec[idx], t.len[idx]);
-	auth_dns_txt_free(&t);
-	return err;
-}
-
 SPF_dns_server_t *
 spf_dns_layer_new(struct spf_ctx *ctx)
 {
@@ -430,7 +323,7 @@ spf_dns_layer_new(struct spf_ctx *ctx)
 		return NULL;
 	d->destroy = NULL;          /* ours: freed by spf_dns_layer_free */
 	d->lookup = layer_lookup;
-	d->get_spf = layer_get_spf;
+	d->get_spf = spf_layer_get_spf;
 	d->get_exp = NULL;
 	d->add_cache = NULL;
 	d->layer_below = NULL;

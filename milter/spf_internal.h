@@ -1,10 +1,11 @@
 /*
- * spf_internal.h - state shared by spf.c and spf_dns.c for one SPF check.
+ * spf_internal.h - state shared by spf.c, spf_dns.c, spf_getspf.c and
+ * spf_magic.c for one SPF check.
  *
  * struct spf_ctx lives on the stack of spf_check(); libspf2 reaches it
  * through SPF_dns_server_t.hook.  "forced" records the first event after
  * which RFC 7208 stops evaluating (DNS failure -> temperror; void-lookup
- * limit, missing/duplicate/invalid include or redirect target ->
+ * or term limit, missing/duplicate/invalid include or redirect target ->
  * permerror); libspf2 may carry on past it, so spf_check() lets the first
  * forced result win over whatever libspf2 returns.
  */
@@ -17,12 +18,14 @@
 
 #include "dns.h"
 #include "spf.h"
+#include "spf_exp.h"
 
 #define SPF_VOID_LIMIT 2     /* RFC 7208 4.6.4 */
 #define SPF_MX_LIMIT 10      /* RFC 7208 4.6.4 */
 #define SPF_TERM_LIMIT 10    /* RFC 7208 4.6.4: DNS-querying terms */
 #define SPF_PTR_LIMIT 10     /* RFC 7208 4.6.4: PTR names looked at */
 #define SPF_NAME_MAX 256
+#define SPF_EXP_MAX 1024     /* an expanded exp= text */
 
 struct spf_ctx {
 	struct auth_dns *dns;
@@ -30,6 +33,8 @@ struct spf_ctx {
 	unsigned records;              /* SPF records fetched so far */
 	unsigned terms;                /* DNS-querying terms evaluated */
 	int client_v6;                 /* the client is IPv6 (not mapped) */
+	SPF_request_t *req;            /* for %{d} and %{p} in exp= text */
+	struct spf_exp_env exp;        /* the rest of the exp= macros */
 	/* Names of the last PTR answer: the address lookups right after it
 	 * validate them (ptr, %{p}); a DNS error there skips the name
 	 * (RFC 7208 5.5) instead of giving temperror. */
@@ -41,6 +46,8 @@ struct spf_ctx {
 };
 
 SPF_dns_server_t *spf_dns_layer_new(struct spf_ctx *ctx);
+SPF_errcode_t spf_layer_get_spf(SPF_server_t *server, SPF_request_t *req,
+    SPF_response_t *resp, SPF_record_t **recordp);
 void spf_dns_layer_free(SPF_dns_server_t *d);
 void spf_ctx_force(struct spf_ctx *ctx, enum spf_result r, const char *what,
     const char *arg);

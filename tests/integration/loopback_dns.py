@@ -358,7 +358,7 @@ class LoopbackDNS:
                                      % (self.proc.returncode, err,
                                         open(conf).read()))
             try:
-                query(self.port, "ready.probe.invalid", "A", timeout=0.2)
+                query(self.port, "ready.probe.invalid", "A", timeout=0.05)
                 return
             except (OSError, ValueError):
                 pass
