@@ -42,6 +42,9 @@
 struct conn {
 	struct cm_live *live;
 	bool leadspc;
+	bool noreply;                     /* MTA expects no reply to header,
+	                                     eoh and body: errors wait for eom */
+	bool failed;                      /* a header could not be handled */
 	bool skip;
 	char ip[INET6_ADDRSTRLEN];
 	char helo[AUTH_ADDR_MAX];
@@ -78,6 +81,7 @@ msg_reset(struct conn *c)
 	c->msg = NULL;
 	c->ar_seen = 0;
 	c->nforged = 0;
+	c->failed = false;
 }
 
 static sfsistat
@@ -89,10 +93,18 @@ cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 
 	if (c == NULL)
 		return SMFIS_TEMPFAIL;
+	/*
+	 * No reply to each header, eoh and body chunk, and no RCPT, DATA or
+	 * unknown-command steps at all: the MTA then streams the message
+	 * without a round trip per field (a verdict is only given at eom).
+	 */
 	*pf0 = f0 & (SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_QUARANTINE);
-	*pf1 = f1 & SMFIP_HDR_LEADSPC;
+	*pf1 = f1 & (SMFIP_HDR_LEADSPC | SMFIP_NR_HDR | SMFIP_NR_EOH |
+	    SMFIP_NR_BODY | SMFIP_NORCPT | SMFIP_NOUNKNOWN | SMFIP_NODATA);
 	*pf2 = *pf3 = 0;
 	c->leadspc = (*pf1 & SMFIP_HDR_LEADSPC) != 0;
+	c->noreply = (*pf1 & (SMFIP_NR_HDR | SMFIP_NR_EOH | SMFIP_NR_BODY)) ==
+	    (SMFIP_NR_HDR | SMFIP_NR_EOH | SMFIP_NR_BODY);
 	return SMFIS_CONTINUE;
 }
 
@@ -201,6 +213,22 @@ assemble(struct conn *c, const char *name, const char *value)
 	return o;
 }
 
+/* The reply to a header, eoh or body step: none when negotiated so. */
+static sfsistat
+stream_reply(const struct conn *c)
+{
+	return c != NULL && c->noreply ? SMFIS_NOREPLY : SMFIS_CONTINUE;
+}
+
+/* Out of memory while a header is handled: refused at once, or at eom
+ * when the MTA waits for no reply now. */
+static sfsistat
+header_failed(struct conn *c)
+{
+	c->failed = true;
+	return c->noreply ? SMFIS_NOREPLY : SMFIS_TEMPFAIL;
+}
+
 static sfsistat
 cb_header(SMFICTX *ctx, char *name, char *value)
 {
@@ -208,17 +236,17 @@ cb_header(SMFICTX *ctx, char *name, char *value)
 	bool is_ar;
 	size_t len;
 
-	if (c == NULL || c->msg == NULL)
-		return SMFIS_CONTINUE;
+	if (c == NULL || c->msg == NULL || c->failed)
+		return stream_reply(c);
 	if ((len = assemble(c, name, value ? value : "")) == 0)
-		return SMFIS_TEMPFAIL;
+		return header_failed(c);
 	is_ar = strcasecmp(name, AUTHRES_FIELD_NAME) == 0;
 	if (is_ar)
 		c->ar_seen++;
 	if (auth_msg_header(c->msg, c->field, len) == AUTH_HEADER_FORGED &&
 	    is_ar && !note_forged(c, c->ar_seen))
-		return SMFIS_TEMPFAIL;
-	return SMFIS_CONTINUE;
+		return header_failed(c);
+	return stream_reply(c);
 }
 
 static sfsistat
@@ -226,9 +254,9 @@ cb_eoh(SMFICTX *ctx)
 {
 	struct conn *c = smfi_getpriv(ctx);
 
-	if (c != NULL && c->msg != NULL)
+	if (c != NULL && c->msg != NULL && !c->failed)
 		auth_msg_eoh(c->msg);
-	return SMFIS_CONTINUE;
+	return stream_reply(c);
 }
 
 static sfsistat
@@ -236,9 +264,9 @@ cb_body(SMFICTX *ctx, unsigned char *chunk, size_t len)
 {
 	struct conn *c = smfi_getpriv(ctx);
 
-	if (c != NULL && c->msg != NULL)
+	if (c != NULL && c->msg != NULL && !c->failed)
 		auth_msg_body(c->msg, (const char *)chunk, len);
-	return SMFIS_CONTINUE;
+	return stream_reply(c);
 }
 
 /* " " + value with CRLF turned into LF (libmilter's line break). */
@@ -315,8 +343,10 @@ cb_eom(SMFICTX *ctx)
 
 	if (c == NULL || c->msg == NULL)
 		return SMFIS_CONTINUE;
-	if ((v = malloc(sizeof *v)) == NULL)
+	if (c->failed || (v = malloc(sizeof *v)) == NULL) {
+		msg_reset(c);
 		return SMFIS_TEMPFAIL;
+	}
 	auth_msg_finish(c->msg, v);
 	a = cm_action_for(c->live->cfg, v);
 	if ((a == CM_ACCEPT || a == CM_QUARANTINE) && edit_headers(ctx, c, v) < 0)
