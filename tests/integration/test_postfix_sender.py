@@ -25,6 +25,7 @@ import unittest
 sys.dont_write_bytecode = True
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import cutover_harness as h  # noqa: E402
+import relay_peers as rp  # noqa: E402
 
 LIMBO_REPLY = "451 4.3.2 limbo.test is moving, please retry later"
 CONFIG = {"domains": {"limbo.test": {"state": "limbo",
@@ -61,37 +62,9 @@ maximal_backoff_time = 600s
 biff = no
 """
 
-# service type private unpriv chroot wakeup maxproc command
-MASTER_CF = """\
-pickup    unix  n       -       n       60      1       pickup
-cleanup   unix  n       -       n       -       0       cleanup
-qmgr      unix  n       -       n       300     1       qmgr
-rewrite   unix  -       -       n       -       -       trivial-rewrite
-bounce    unix  -       -       n       -       0       bounce
-defer     unix  -       -       n       -       0       bounce
-trace     unix  -       -       n       -       0       bounce
-verify    unix  -       -       n       -       1       verify
-flush     unix  n       -       n       1000?   0       flush
-proxymap  unix  -       -       n       -       -       proxymap
-smtp      unix  -       -       n       -       -       smtp
-relay     unix  -       -       n       -       -       smtp
-showq     unix  n       -       n       -       -       showq
-error     unix  -       -       n       -       -       error
-retry     unix  -       -       n       -       -       error
-discard   unix  -       -       n       -       -       discard
-local     unix  -       n       n       -       -       local
-anvil     unix  -       -       n       -       1       anvil
-scache    unix  -       -       n       -       1       scache
-postlog   unix-dgram n  -       n       -       1       postlogd
-"""
-
-
-def pid_alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
+# master.cf and the liveness check are the relay tests' private Postfix ones
+MASTER_CF = rp.MASTER_CF
+pid_alive = rp.pid_alive
 
 
 class Postfix:
