@@ -519,6 +519,21 @@ def pid_alive(pid):
     return True
 
 
+def postfix_stop(postfix, conf, pid):
+    """`postfix -c conf stop`, then make sure master pid is gone (bounded;
+    SIGKILL and an error if it ignored the stop)."""
+    try:
+        h.run([postfix, "-c", conf, "stop"], timeout=30)
+    finally:
+        deadline = time.monotonic() + 10
+        while pid_alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if pid_alive(pid):
+            os.kill(pid, signal.SIGKILL)
+            raise AssertionError("Postfix master %d ignored postfix stop"
+                                 % pid)
+
+
 class PrivatePostfix:
     """A Postfix instance with its own config, queue and data directories
     under a temporary directory; never the system one (every command gets
@@ -581,17 +596,8 @@ class PrivatePostfix:
             h.run([self.postfix, "-c", self.conf, "stop"], timeout=30)
             shutil.rmtree(self.top, ignore_errors=True)
             return
-        try:
-            h.run([self.postfix, "-c", self.conf, "stop"], timeout=30)
-        finally:
-            pid, self.master_pid = self.master_pid, None
-            deadline = time.monotonic() + 10
-            while pid_alive(pid) and time.monotonic() < deadline:
-                time.sleep(0.1)
-            if pid_alive(pid):
-                os.kill(pid, signal.SIGKILL)
-                raise AssertionError("Postfix master %d ignored postfix stop"
-                                     % pid)
+        pid, self.master_pid = self.master_pid, None
+        postfix_stop(self.postfix, self.conf, pid)
         shutil.rmtree(self.top, ignore_errors=True)
 
     def __enter__(self):
