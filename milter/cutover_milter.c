@@ -195,6 +195,11 @@ setup_milter(const struct milter_config *cfg)
 		cm_log(LOG_ERR, "cannot open socket %s", cfg->socket);
 		return -1;
 	}
+	if (cm_listener_nodelay() < 0) {
+		cm_log(LOG_ERR, "TCP_NODELAY on %s: %s", cfg->socket,
+		    strerror(errno));
+		return -1;
+	}
 	return 0;
 }
 

@@ -6,6 +6,7 @@
  *                         the running configuration (struct cm_live)
  *   cutover_milter_cb.c   the libmilter callbacks (struct smfiDesc)
  *   cutover_milter_act.c  the verdict -> action table, logging a verdict
+ *   cutover_milter_sock.c TCP_NODELAY on libmilter's listening socket
  *
  * The running configuration is a reference-counted snapshot: a connection
  * takes one at negotiate/connect and keeps it until close, so a SIGHUP
@@ -34,6 +35,10 @@ void cm_live_release(struct cm_live *l);
 void cm_log(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 extern struct smfiDesc cm_filter;
+
+/* TCP_NODELAY on every listening TCP socket of the process (the one
+ * smfi_opensocket() made): how many were set, or -1 with errno. */
+int cm_listener_nodelay(void);
 
 /* What to do with a message after its verdicts. */
 enum cm_action {

@@ -44,6 +44,7 @@ struct conn {
 	bool leadspc;
 	bool noreply;                     /* MTA expects no reply to header,
 	                                     eoh and body: errors wait for eom */
+	bool nr_helo;                     /* no reply to HELO */
 	bool failed;                      /* a header could not be handled */
 	bool skip;
 	char ip[INET6_ADDRSTRLEN];
@@ -84,6 +85,33 @@ msg_reset(struct conn *c)
 	c->failed = false;
 }
 
+/*
+ * The macros each step needs, asked for at negotiation (Postfix then sends
+ * no others): {auth_authen} at MAIL (SMTP AUTH submissions are skipped), the
+ * queue ID at end of message (the verdict log line).  Every other step gets
+ * an empty list, so the MTA sends no macro packet for it.
+ */
+static const struct {
+	int stage;
+	const char *macros;
+} symlists[] = {
+	{ SMFIM_CONNECT, "" }, { SMFIM_HELO, "" },
+	{ SMFIM_ENVFROM, "{auth_authen}" }, { SMFIM_ENVRCPT, "" },
+	{ SMFIM_DATA, "" }, { SMFIM_EOH, "" }, { SMFIM_EOM, "i" },
+};
+
+static void
+ask_symlists(SMFICTX *ctx)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof symlists / sizeof symlists[0]; i++)
+		if (smfi_setsymlist(ctx, symlists[i].stage,
+		    (char *)symlists[i].macros) != MI_SUCCESS)
+			cm_log(LOG_WARNING, "smfi_setsymlist(%d) failed",
+			    symlists[i].stage);
+}
+
 static sfsistat
 cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
     unsigned long f2, unsigned long f3, unsigned long *pf0,
@@ -94,17 +122,24 @@ cb_negotiate(SMFICTX *ctx, unsigned long f0, unsigned long f1,
 	if (c == NULL)
 		return SMFIS_TEMPFAIL;
 	/*
-	 * No reply to each header, eoh and body chunk, and no RCPT, DATA or
-	 * unknown-command steps at all: the MTA then streams the message
-	 * without a round trip per field (a verdict is only given at eom).
+	 * No reply to HELO, each header, eoh and body chunk, and no RCPT, DATA
+	 * or unknown-command steps at all: the MTA then streams the message
+	 * without a round trip per step (a verdict is only given at eom).
+	 * Connect and MAIL keep their replies: a trusted peer and an SMTP AUTH
+	 * submission are let go there, before any header is sent.
 	 */
-	*pf0 = f0 & (SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_QUARANTINE);
+	*pf0 = f0 & (SMFIF_ADDHDRS | SMFIF_CHGHDRS | SMFIF_QUARANTINE |
+	    SMFIF_SETSYMLIST);
 	*pf1 = f1 & (SMFIP_HDR_LEADSPC | SMFIP_NR_HDR | SMFIP_NR_EOH |
-	    SMFIP_NR_BODY | SMFIP_NORCPT | SMFIP_NOUNKNOWN | SMFIP_NODATA);
+	    SMFIP_NR_BODY | SMFIP_NR_HELO | SMFIP_NORCPT |
+	    SMFIP_NOUNKNOWN | SMFIP_NODATA);
 	*pf2 = *pf3 = 0;
 	c->leadspc = (*pf1 & SMFIP_HDR_LEADSPC) != 0;
 	c->noreply = (*pf1 & (SMFIP_NR_HDR | SMFIP_NR_EOH | SMFIP_NR_BODY)) ==
 	    (SMFIP_NR_HDR | SMFIP_NR_EOH | SMFIP_NR_BODY);
+	c->nr_helo = (*pf1 & SMFIP_NR_HELO) != 0;
+	if (*pf0 & SMFIF_SETSYMLIST)
+		ask_symlists(ctx);
 	return SMFIS_CONTINUE;
 }
 
@@ -147,7 +182,7 @@ cb_helo(SMFICTX *ctx, char *helo)
 	if (c == NULL)
 		return SMFIS_TEMPFAIL;
 	snprintf(c->helo, sizeof c->helo, "%s", helo ? helo : "");
-	return SMFIS_CONTINUE;
+	return c->nr_helo ? SMFIS_NOREPLY : SMFIS_CONTINUE;
 }
 
 static sfsistat
