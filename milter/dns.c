@@ -17,12 +17,16 @@
  * frees it.  Why not ub_resolve(): it has no timeout, and an unanswering
  * authority would hold a worker thread for tens of seconds.
  *
+ * In front of it, dns_cache.c keeps answers for their TTL: a repeated
+ * name costs no trip to libunbound's thread.
+ *
  * libunbound's built-in empty reverse zones (AS112, TEST-NET, 2001:db8::)
  * are turned off: we are a stub, the configured resolver answers those.
  * Invariants: rdata copied out of ub_result with its length; nothing here
  * treats a failure as an empty answer (RFC 7208 2.6.6, RFC 7489 6.6.3).
  */
 #include "dns.h"
+#include "dns_cache.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -34,6 +38,7 @@
 #include <unbound.h>
 
 #define PUMP_SLICE_MS 50
+#define CACHE_ENTRIES 1024
 #define CLASS_IN 1
 
 struct auth_dns {
@@ -42,6 +47,8 @@ struct auth_dns {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	int pumping;
+	struct dns_cache *cache;
+	unsigned long lookups, cache_hits;   /* atomic */
 };
 
 struct dns_query {
@@ -152,6 +159,12 @@ auth_dns_new(const char *resolver, unsigned timeout_ms, char *err,
 		free(d);
 		return NULL;
 	}
+	if ((d->cache = dns_cache_new(CACHE_ENTRIES)) == NULL) {
+		set_error(err, errlen, "auth_dns", "no memory for the cache");
+		ub_ctx_delete(d->ctx);
+		free(d);
+		return NULL;
+	}
 	pthread_mutex_init(&d->mu, NULL);
 	pthread_cond_init(&d->cv, NULL);
 	return d;
@@ -163,6 +176,7 @@ auth_dns_free(struct auth_dns *d)
 	if (d == NULL)
 		return;
 	ub_ctx_delete(d->ctx);
+	dns_cache_free(d->cache);
 	pthread_cond_destroy(&d->cv);
 	pthread_mutex_destroy(&d->mu);
 	free(d);
@@ -331,7 +345,12 @@ auth_dns_lookup(struct auth_dns *d, const char *name, int rrtype,
 	enum auth_dns_status st;
 	int id, err;
 
-	memset(out, 0, sizeof(*out));
+	__atomic_add_fetch(&d->lookups, 1, __ATOMIC_RELAXED);
+	if (dns_cache_get(d->cache, name, rrtype, now_ms(), &st, out)) {
+		__atomic_add_fetch(&d->cache_hits, 1, __ATOMIC_RELAXED);
+		tally_add(tally, st);
+		return st;
+	}
 	q = calloc(1, sizeof(*q));
 	if (q == NULL)
 		return AUTH_DNS_TEMPFAIL;
@@ -347,10 +366,21 @@ auth_dns_lookup(struct auth_dns *d, const char *name, int rrtype,
 		auth_dns_rrset_free(out);
 		st = AUTH_DNS_TEMPFAIL;
 	}
-	if (res != NULL)
+	if (res != NULL) {
+		dns_cache_put(d->cache, name, rrtype, now_ms(),
+		    res->ttl > 0 ? (unsigned)res->ttl : 0, st, out);
 		ub_resolve_free(res);
+	}
 	tally_add(tally, st);
 	return st;
+}
+
+void
+auth_dns_stats(struct auth_dns *d, unsigned long *lookups,
+    unsigned long *cache_hits)
+{
+	*lookups = __atomic_load_n(&d->lookups, __ATOMIC_RELAXED);
+	*cache_hits = __atomic_load_n(&d->cache_hits, __ATOMIC_RELAXED);
 }
 
 void

@@ -16,10 +16,14 @@
  *   auth_dns_names()      MX (with preference) or PTR target names
  *   auth_dns_names_free()
  *   auth_dns_rdata_name() one uncompressed wire name -> text, bounded
+ *   auth_dns_stats()      lookups asked, and how many the cache answered
  *
  * Tally: every lookup given a struct auth_dns_tally counts one query, and
  * one void answer when the status is NXDOMAIN or NODATA (RFC 7208 4.6.4).
  * The tally belongs to one check (one thread); auth_dns itself keeps none.
+ * Cache: answers (not TEMPFAIL) are kept for their TTL, at most an hour,
+ * in front of libunbound (dns_cache.h); a cached answer still counts in
+ * the tally, as RFC 7208's limits count lookups, not packets.
  * Timeouts: each lookup gives up after timeout_ms (TEMPFAIL); the query is
  * cancelled inside libunbound.
  *
@@ -99,6 +103,8 @@ void auth_dns_addrs_free(struct auth_dns_addrlist *a);
 enum auth_dns_status auth_dns_names(struct auth_dns *d, const char *name,
     int rrtype, struct auth_dns_tally *tally, struct auth_dns_namelist *out);
 void auth_dns_names_free(struct auth_dns_namelist *l);
+void auth_dns_stats(struct auth_dns *d, unsigned long *lookups,
+    unsigned long *cache_hits);
 int auth_dns_rdata_name(const unsigned char *p, size_t len, size_t *used,
     char *out, size_t outlen);
 

@@ -7,7 +7,9 @@ NODATA; SERVFAIL and an unanswering server both TEMPFAIL, the latter
 within the lookup timeout; PTR for 192.0.2.x, 10.x and 2001:db8::
 answered by the resolver rather than by libunbound's built-in empty
 zones; a TXT record without strings (illegal, RFC 1035 3.3.14) is
-TEMPFAIL (libunbound rejects the answer); 16 lookups at once.
+TEMPFAIL (libunbound rejects the answer); 16 lookups at once; answers
+kept for their TTL (a repeat counts as a cache hit, a failure never does,
+an expired answer is asked again).
 """
 
 import os
@@ -54,9 +56,12 @@ def tool():
     return path
 
 
-def lookup(resolver, pairs, timeout_ms=TIMEOUT_MS):
-    """-> list of (status, ms, records) in the order of pairs."""
-    argv = [tool(), resolver, str(timeout_ms)]
+def lookup(resolver, pairs, timeout_ms=TIMEOUT_MS, sequential=False,
+           stats=None):
+    """-> list of (status, ms, records) in the order of pairs (WAIT pairs
+    left out); stats, a dict, gets the tool's lookups and cache_hits."""
+    argv = [tool()] + (["-s"] if sequential else []) + [resolver,
+                                                       str(timeout_ms)]
     for name, qtype in pairs:
         argv += [name, qtype]
     r = subprocess.run(argv, capture_output=True, timeout=30)
@@ -64,6 +69,11 @@ def lookup(resolver, pairs, timeout_ms=TIMEOUT_MS):
         raise AssertionError("auth_dns_query failed: %r" % r.stderr)
     out = []
     for line in r.stdout.decode("ascii").splitlines():
+        if line.startswith("# "):
+            if stats is not None:
+                stats.update((k, int(v)) for k, v in
+                             (w.split("=") for w in line[2:].split()))
+            continue
         words = line.split(" ", 4)
         recs = words[4] if len(words) > 4 else ""
         out.append((words[2], int(words[3]), recs))
@@ -137,6 +147,46 @@ class AuthDnsTest(unittest.TestCase):
         want = ["ok", "nxdomain", "ok", "tempfail"] * 4
         got = lookup(self.dns.resolver, pairs)
         self.assertEqual([g[0] for g in got], want)
+
+
+class CacheTest(unittest.TestCase):
+    """Answers are kept for their TTL in front of libunbound: a repeated
+    name (any case, trailing dot or not) is answered from the cache, the
+    same records as the first time; a negative answer too; a failure never
+    is; past the TTL the resolver is asked again."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.dns = ld.LoopbackDNS(RECORDS, TIMEOUTS, ttl=2).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.dns.stop()
+
+    def test_repeats_come_from_the_cache(self):
+        stats = {}
+        got = lookup(self.dns.resolver, [
+            ("multi.example.org", "TXT"), ("MULTI.Example.org.", "TXT"),
+            ("host.example.org", "A"), ("host.example.org", "A"),
+            ("host.example.org", "MX"), ("host.example.org", "MX"),
+            ("broken.example.org", "TXT"), ("broken.example.org", "TXT")],
+            sequential=True, stats=stats)
+        self.assertEqual([g[0] for g in got],
+                         ["ok", "ok", "ok", "ok", "nodata", "nodata",
+                          "tempfail", "tempfail"])
+        self.assertEqual(got[0][2], got[1][2])
+        self.assertEqual(sorted(got[2][2].split()),
+                         sorted(got[3][2].split()))
+        # multi, host A, host MX once each from the cache; broken never.
+        self.assertEqual(stats, {"lookups": 8, "cache_hits": 3})
+
+    def test_expired_answer_is_asked_again(self):
+        stats = {}
+        got = lookup(self.dns.resolver, [
+            ("two.example.org", "TXT"), ("2500", "WAIT"),
+            ("two.example.org", "TXT")], sequential=True, stats=stats)
+        self.assertEqual([g[0] for g in got], ["ok", "ok"])
+        self.assertEqual(stats, {"lookups": 2, "cache_hits": 0})
 
 
 class DeadlineTest(unittest.TestCase):

@@ -2,12 +2,15 @@
  * auth_dns_query.c - lookups through milter/dns.h from the command line,
  * for tests/integration/test_auth_dns.py (against a LoopbackDNS).
  *
- *   auth_dns_query RESOLVER TIMEOUT_MS NAME TYPE [NAME TYPE ...]
+ *   auth_dns_query [-s] RESOLVER TIMEOUT_MS NAME TYPE [NAME TYPE ...]
  *
  * TYPE is A, AAAA, MX, PTR or TXT.  All lookups run at once, one thread
  * each, on one struct auth_dns (its thread-safety is part of what is
- * tested).  Prints one line per lookup, in argument order:
+ * tested); with -s one after another, and the pair "MS WAIT" sleeps MS
+ * milliseconds (to let a cached answer expire).  Prints one line per
+ * lookup, in argument order, then the counters of auth_dns_stats():
  *   NAME TYPE STATUS MS [RECORD ...]
+ *   # lookups=N cache_hits=M
  * STATUS is auth_dns_status_name(); MS the lookup's wall time; records
  * are addresses, "PREF NAME" (MX), names (PTR) or TXT records with bytes
  * outside 0x21-0x7e written \xHH, each record separated by " | ".
@@ -161,25 +164,61 @@ run(void *arg)
 }
 
 static int
-known_type(const char *t)
+known_type(const char *t, int sequential)
 {
+	if (sequential && strcmp(t, "WAIT") == 0)
+		return 1;
 	return strcasecmp(t, "A") == 0 || strcasecmp(t, "AAAA") == 0 ||
 	    strcasecmp(t, "MX") == 0 || strcasecmp(t, "PTR") == 0 ||
 	    strcasecmp(t, "TXT") == 0;
+}
+
+static void
+wait_ms(const char *ms)
+{
+	long v = strtol(ms, NULL, 10);
+	struct timespec ts = { v / 1000, (v % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+static void
+run_all(struct job *jobs, int n, int sequential)
+{
+	pthread_t tid[MAX_LOOKUPS];
+	int started[MAX_LOOKUPS];
+	int i;
+
+	for (i = 0; i < n; i++) {
+		if (sequential && strcmp(jobs[i].type, "WAIT") == 0) {
+			wait_ms(jobs[i].name);
+			started[i] = 0;
+			continue;
+		}
+		started[i] = !sequential &&
+		    pthread_create(&tid[i], NULL, run, &jobs[i]) == 0;
+		if (!started[i])
+			run(&jobs[i]);
+	}
+	for (i = 0; i < n; i++)
+		if (started[i])
+			pthread_join(tid[i], NULL);
 }
 
 int
 main(int argc, char **argv)
 {
 	static struct job jobs[MAX_LOOKUPS];
-	pthread_t tid[MAX_LOOKUPS];
-	int started[MAX_LOOKUPS];
 	struct auth_dns *dns;
+	unsigned long lookups, hits;
 	char err[256];
-	int i, n = (argc - 3) / 2;
+	int i, n, seq = argc > 1 && strcmp(argv[1], "-s") == 0;
 
+	argc -= seq;
+	argv += seq;
+	n = (argc - 3) / 2;
 	if (argc < 5 || (argc - 3) % 2 != 0 || n > MAX_LOOKUPS) {
-		fprintf(stderr, "usage: auth_dns_query RESOLVER TIMEOUT_MS "
+		fprintf(stderr, "usage: auth_dns_query [-s] RESOLVER TIMEOUT_MS "
 		    "NAME TYPE [NAME TYPE ...]\n");
 		return 2;
 	}
@@ -193,23 +232,19 @@ main(int argc, char **argv)
 		jobs[i].dns = dns;
 		jobs[i].name = argv[3 + 2 * i];
 		jobs[i].type = argv[4 + 2 * i];
-		if (!known_type(jobs[i].type)) {
+		if (!known_type(jobs[i].type, seq)) {
 			fprintf(stderr, "auth_dns_query: unknown type %s\n",
 			    jobs[i].type);
 			auth_dns_free(dns);
 			return 2;
 		}
 	}
-	for (i = 0; i < n; i++) {
-		started[i] = pthread_create(&tid[i], NULL, run, &jobs[i]) == 0;
-		if (!started[i])
-			run(&jobs[i]);
-	}
+	run_all(jobs, n, seq);
 	for (i = 0; i < n; i++)
-		if (started[i])
-			pthread_join(tid[i], NULL);
-	for (i = 0; i < n; i++)
-		printf("%s\n", jobs[i].out);
+		if (jobs[i].len > 0)
+			printf("%s\n", jobs[i].out);
+	auth_dns_stats(dns, &lookups, &hits);
+	printf("# lookups=%lu cache_hits=%lu\n", lookups, hits);
 	auth_dns_free(dns);
 	return 0;
 }
