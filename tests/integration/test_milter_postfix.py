@@ -148,6 +148,11 @@ class MilterPostfixTest(unittest.TestCase):
                          r"header\.from=spfonly\.example")
         self.assertNotIn("dmarc=pass\n", "\n".join(fields))
         self.assertTrue(any("other.example" in f for f in fields), head)
+        # The milter asks Postfix for the queue ID macro only at the end of
+        # the message (smfi_setsymlist): its verdict line must carry it.
+        qid = re.search(r"with E?SMTPS? id ([0-9A-Za-z]+)", head)
+        self.assertIsNotNone(qid, head)
+        self.assertIn("%s: ip=" % qid.group(1), self.milter.log_text())
         self.milter.check_alive()
 
     def test_dmarc_reject_refused_by_postfix(self):
