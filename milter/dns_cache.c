@@ -173,7 +173,8 @@ dns_cache_get(struct dns_cache *c, const char *name, int rrtype,
 	pthread_mutex_lock(&c->mu);
 	e = *find_link(c, key, n, rrtype, key_hash(key, n, rrtype));
 	if (e != NULL && e->expires_ms > now_ms) {
-		hit = copy_out(e, out) == 0;
+		/* Records only for OK: callers free *out for OK answers only. */
+		hit = e->st != AUTH_DNS_OK || copy_out(e, out) == 0;
 		*st = e->st;
 	}
 	pthread_mutex_unlock(&c->mu);

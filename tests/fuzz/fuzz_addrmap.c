@@ -2,7 +2,7 @@
  * fuzz_addrmap.c - libFuzzer target for addrmap_load() / addrmap_lookup().
  *
  * addrmap_load() reads a file, so each input is written to one temporary
- * file per process (/tmp/fuzz_addrmap.<pid>.map, removed at exit).
+ * file per process (fuzz_file.h).
  * Invariants: an error leaves *out NULL and is one line starting with
  * "FILE:"; a loaded map holds one entry per key line, every key line's
  * key is found again (exact or through its domain wildcard), and every
@@ -17,25 +17,16 @@
 #include <unistd.h>
 
 #include "addrmap.h"
+#include "fuzz_file.h"
 
 #define CHECK(x) do { if (!(x)) abort(); } while (0)
-
-static char path[64];
-
-static void
-remove_file(void)
-{
-	unlink(path);
-}
 
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	int n = snprintf(path, sizeof path, "/tmp/fuzz_addrmap.%ld.map",
-	    (long)getpid());
-
-	CHECK(n > 0 && (size_t)n < sizeof path);
-	atexit(remove_file);
+	(void)argc;
+	(void)argv;
+	fuzz_file_init("addrmap");
 	return 0;
 }
 
@@ -80,14 +71,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct addrmap *m = (struct addrmap *)&m;
 	char err[512];
-	FILE *f;
+	const char *path;
 
 	if (size > 65536)
 		return 0;
-	f = fopen(path, "w");
-	CHECK(f != NULL);
-	CHECK(fwrite(data, 1, size, f) == size);
-	CHECK(fclose(f) == 0);
+	path = fuzz_file_write(data, size);
 	if (addrmap_load(path, &m, err, sizeof err) != 0) {
 		CHECK(m == NULL);
 		CHECK(strncmp(err, path, strlen(path)) == 0);

@@ -2,7 +2,7 @@
  * fuzz_config.c - libFuzzer target for policy_load().
  *
  * policy_load() reads a file, so each input is written to one temporary
- * file per process (/tmp/fuzz_config.<pid>.conf, removed at exit), loaded,
+ * file per process (fuzz_file.h), loaded,
  * and the snapshot released: LeakSanitizer checks every error path.
  * Invariants: an error is one line starting with the file name (or, for a
  * bad line in a recipient_map/sender_map file, with that map's name, so
@@ -17,25 +17,19 @@
 #include <unistd.h>
 
 #include "domain_table.h"
+#include "fuzz_file.h"
 #include "overrides.h"
 #include "policy.h"
 #include "reply_check.h"
 
 #define CHECK(x) do { if (!(x)) abort(); } while (0)
 
-static char path[64];
-
-static void
-remove_file(void)
-{
-	unlink(path);
-}
-
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	snprintf(path, sizeof path, "/tmp/fuzz_config.%ld.conf", (long)getpid());
-	atexit(remove_file);
+	(void)argc;
+	(void)argv;
+	fuzz_file_init("config");
 	return 0;
 }
 
@@ -71,14 +65,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct policy *p = NULL;
 	char err[512];
-	FILE *f = fopen(path, "wb");
+	const char *path = fuzz_file_write(data, size);
 
-	if (f == NULL)
-		abort();
-	if (size > 0 && fwrite(data, 1, size, f) != size)
-		abort();
-	if (fclose(f) != 0)
-		abort();
 	if (policy_load(path, &p, err, sizeof err) == 0) {
 		check_policy(p);
 		policy_unref(p);
