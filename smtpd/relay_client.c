@@ -15,6 +15,10 @@
  * 4.7.0 TLS, 4.5.0 protocol error, 4.4.0 next hop refused the session,
  * 4.3.0 local error.
  *
+ * The lookup of the next hop is bounded by connect_timeout too (451 4.4.3
+ * "no DNS answer within N s"): with a dead resolver, libunbound's own
+ * retries would otherwise hold the sender for about 17 s per lookup.
+ *
  * A changed resolver on reload gets a new libunbound context; the old one
  * keeps serving the lookups already under way and is freed with the client
  * (reloads that change the resolver are rare, each costs one context).
@@ -41,6 +45,7 @@ struct upstream_req {
 	size_t ntargets, next;
 	struct upstream *u;           /* connecting, or taken from the pool */
 	struct event *defer;
+	struct event *dns_timer;      /* the next hop's lookup deadline */
 	struct upstream_reply last;   /* what the caller gets on failure */
 };
 
@@ -53,6 +58,8 @@ req_free(struct upstream_req *req)
 		relay_hop_put(req->rc, req->hop);
 	if (req->defer != NULL)
 		event_free(req->defer);
+	if (req->dns_timer != NULL)
+		event_free(req->dns_timer);
 	free(req->targets);
 	free(req->relay);
 	free(req);
@@ -126,6 +133,7 @@ req_resolved(int status, const char *error, const struct mx_target *t,
 	struct upstream_req *req = arg;
 
 	req->q = NULL;
+	evtimer_del(req->dns_timer);
 	if (status != 0) {
 		upstream_reply_local(&req->last, 451, "4.4.3", req->relay,
 		    "cannot resolve the next hop: %s", error);
@@ -145,6 +153,43 @@ req_resolved(int status, const char *error, const struct mx_target *t,
 }
 
 static void
+req_dns_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct upstream_req *req = arg;
+
+	(void)fd;
+	(void)what;
+	if (req->q == NULL)
+		return;
+	mx_cancel(req->q);
+	req->q = NULL;
+	upstream_reply_local(&req->last, 451, "4.4.3", req->relay,
+	    "cannot resolve the next hop: no DNS answer within %u s",
+	    req->rc->connect_timeout);
+	req_done(req, NULL, &req->last);
+}
+
+/* Looks up the next hop, the answer due within connect_timeout. */
+static void
+req_resolve(struct upstream_req *req)
+{
+	struct timeval tv = { (time_t)req->rc->connect_timeout, 0 };
+
+	if (req->dns_timer == NULL)
+		req->dns_timer = evtimer_new(req->rc->base, req_dns_timeout, req);
+	if (req->dns_timer == NULL) {
+		req_fail(req, 451, "4.3.0", "local error: out of memory");
+		return;
+	}
+	req->q = mx_resolve(req->rc->mx, req->relay, req_resolved, req);
+	if (req->q == NULL) {
+		req_fail(req, 451, "4.3.0", "local error: out of memory");
+		return;
+	}
+	evtimer_add(req->dns_timer, &tv);
+}
+
+static void
 req_connect(struct upstream_req *req)
 {
 	struct relay_client *rc = req->rc;
@@ -158,9 +203,7 @@ req_connect(struct upstream_req *req)
 	}
 	req->hop->count++;
 	req->slot = true;
-	req->q = mx_resolve(rc->mx, req->relay, req_resolved, req);
-	if (req->q == NULL)
-		req_fail(req, 451, "4.3.0", "local error: out of memory");
+	req_resolve(req);
 }
 
 /* Deferred end: a pooled session, or a failure decided at once. */
@@ -179,9 +222,7 @@ req_defer_cb(evutil_socket_t fd, short what, void *arg)
 		u->slot = false;
 		req->slot = true;
 		up_free(u);
-		req->q = mx_resolve(req->rc->mx, req->relay, req_resolved, req);
-		if (req->q == NULL)
-			req_fail(req, 451, "4.3.0", "local error: out of memory");
+		req_resolve(req);
 		return;
 	}
 	upstream_reply_local(&req->last, 250, "2.0.0", u->peer,

@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -621,6 +622,47 @@ test_connect_refused(void **state)
 	relay_client_free(rc);
 }
 
+/* A resolver that never answers: the next hop's lookup is cut off at
+ * connect_timeout with 451 4.4.3, not after libunbound's own retries. */
+static void
+test_dns_deadline(void **state)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	socklen_t len = sizeof(sin);
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+	char resolver[64];
+	struct policy_relay cfg = relay_cfg();
+	struct relay_client *rc;
+	struct result res = { 0 };
+	struct timespec t0, t1;
+	double took;
+
+	(void)state;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	getsockname(fd, (struct sockaddr *)&sin, &len);
+	snprintf(resolver, sizeof(resolver), "127.0.0.1@%u",
+	    ntohs(sin.sin_port));
+	cfg.resolver = resolver;
+	rc = client(&cfg);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	assert_non_null(upstream_acquire(rc, "mx.example", RELAY_TLS_NONE,
+	    got_cb, &res));
+	wait_for(&res);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	took = (double)(t1.tv_sec - t0.tv_sec) +
+	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	assert_null(res.u);
+	assert_int_equal(res.r.code, 451);
+	assert_string_equal(res.r.ecode, "4.4.3");
+	assert_true(res.r.local);
+	assert_non_null(strstr(res.r.text[0], "no DNS answer within 1 s"));
+	assert_true(took >= 0.9 && took < 3.0);
+	/* The lookup still outstanding inside libunbound goes with the client. */
+	relay_client_free(rc);
+	close(fd);
+}
+
 /* What a client must send for `in`: a "." before each line-starting "."
  * (lines start after LF), CRLF added when missing, then ".\r\n". */
 static char *
@@ -1162,6 +1204,7 @@ main(void)
 		cmocka_unit_test(test_format),
 		cmocka_unit_test_setup_teardown(test_failures, test_setup, test_teardown),
 		cmocka_unit_test_setup_teardown(test_connect_refused, test_setup, test_teardown),
+		cmocka_unit_test_setup_teardown(test_dns_deadline, test_setup, test_teardown),
 		cmocka_unit_test_setup_teardown(test_content_table, test_setup, test_teardown),
 		cmocka_unit_test_setup_teardown(test_big_body, test_setup, test_teardown),
 		cmocka_unit_test_setup_teardown(test_body_read_error, test_setup, test_teardown),
