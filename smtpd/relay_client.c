@@ -19,6 +19,12 @@
  * "no DNS answer within N s"): with a dead resolver, libunbound's own
  * retries would otherwise hold the sender for about 17 s per lookup.
  *
+ * Reuse: an acquire that finds no idle session but one of the hop with its
+ * RSET in flight (the previous transaction just ended) waits for it, one
+ * waiter per such session, instead of opening another connection; if that
+ * RSET fails, the waiter connects.  A client that sends its next MAIL right
+ * after the 250 of the previous message thus stays on one connection.
+ *
  * A changed resolver on reload gets a new libunbound context; the old one
  * keeps serving the lookups already under way and is freed with the client
  * (reloads that change the resolver are rare, each costs one context).
@@ -34,6 +40,8 @@
 struct upstream_req {
 	struct relay_client *rc;
 	TAILQ_ENTRY(upstream_req) link;
+	TAILQ_ENTRY(upstream_req) wait_link; /* in hop->waiters */
+	bool waiting;
 	struct relay_hop *hop;
 	bool slot;
 	enum relay_tls tls;
@@ -51,9 +59,21 @@ struct upstream_req {
 
 
 static void
+req_unwait(struct upstream_req *req)
+{
+	TAILQ_REMOVE(&req->hop->waiters, req, wait_link);
+	req->hop->nwaiters--;
+	req->waiting = false;
+}
+
+static void
 req_free(struct upstream_req *req)
 {
 	TAILQ_REMOVE(&req->rc->reqs, req, link);
+	if (req->waiting) {
+		req_unwait(req);
+		relay_hop_unused(req->hop);
+	}
 	if (req->slot)
 		relay_hop_put(req->rc, req->hop);
 	if (req->defer != NULL)
@@ -231,6 +251,16 @@ req_defer_cb(evutil_socket_t fd, short what, void *arg)
 	req_done(req, u, &req->last);
 }
 
+/* An idle session of the hop for req, answered from the event loop. */
+static void
+req_take(struct upstream_req *req, struct upstream *u)
+{
+	relay_hop_idle_remove(u);
+	u->owned = true;
+	req->u = u;
+	event_active(req->defer, 0, 0);
+}
+
 struct upstream_req *
 upstream_acquire(struct relay_client *rc, const char *relay,
     enum relay_tls tls, upstream_cb *cb, void *arg)
@@ -255,14 +285,38 @@ upstream_acquire(struct relay_client *rc, const char *relay,
 		return NULL;
 	}
 	if ((u = TAILQ_FIRST(&req->hop->idle)) != NULL) {
-		relay_hop_idle_remove(u);
-		u->owned = true;
-		req->u = u;
-		event_active(req->defer, 0, 0);
+		req_take(req, u);
+		return req;
+	}
+	if (req->hop->resetting > req->hop->nwaiters) {
+		/* A session of this hop is on its way back to the pool. */
+		TAILQ_INSERT_TAIL(&req->hop->waiters, req, wait_link);
+		req->hop->nwaiters++;
+		req->waiting = true;
 		return req;
 	}
 	req_connect(req);
 	return req;
+}
+
+void
+relay_hop_wake(struct relay_hop *hop)
+{
+	struct upstream_req *req;
+	struct upstream *u;
+
+	while ((req = TAILQ_FIRST(&hop->waiters)) != NULL) {
+		if ((u = TAILQ_FIRST(&hop->idle)) != NULL) {
+			req_unwait(req);
+			req_take(req, u);
+		} else if (hop->resetting < hop->nwaiters) {
+			/* More waiters than sessions coming back: connect. */
+			req_unwait(req);
+			req_connect(req);
+		} else {
+			break;
+		}
+	}
 }
 
 void

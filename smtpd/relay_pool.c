@@ -11,6 +11,9 @@
  * it is what per_hop_connections limits.  A hop is freed when its count is
  * back to 0 (an idle upstream holds a slot, so the idle list is empty then).
  * The pool is a list: there are few next hops (one per live domain).
+ * Waiters: an acquire that finds no idle session but a session of the hop
+ * with its RSET in flight waits for it (relay_client.c) rather than
+ * opening another connection; a hop is kept while anyone waits on it.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +41,7 @@ relay_hop_get(struct relay_client *rc, const char *relay, enum relay_tls tls)
 	}
 	h->key = key;
 	TAILQ_INIT(&h->idle);
+	TAILQ_INIT(&h->waiters);
 	LIST_INSERT_HEAD(&rc->hops, h, link);
 	return h;
 }
@@ -55,7 +59,8 @@ relay_hop_put(struct relay_client *rc, struct relay_hop *hop)
 {
 	if (hop->count > 0)
 		hop->count--;
-	if (hop->count == 0 && TAILQ_EMPTY(&hop->idle))
+	if (hop->count == 0 && TAILQ_EMPTY(&hop->idle) &&
+	    TAILQ_EMPTY(&hop->waiters))
 		hop_free(hop);
 }
 
@@ -63,7 +68,8 @@ relay_hop_put(struct relay_client *rc, struct relay_hop *hop)
 void
 relay_hop_unused(struct relay_hop *hop)
 {
-	if (hop->count == 0 && TAILQ_EMPTY(&hop->idle))
+	if (hop->count == 0 && TAILQ_EMPTY(&hop->idle) &&
+	    TAILQ_EMPTY(&hop->waiters))
 		hop_free(hop);
 }
 
@@ -73,6 +79,7 @@ relay_hop_idle_add(struct upstream *u)
 	u->state = UP_IDLE;
 	TAILQ_INSERT_HEAD(&u->hop->idle, u, idle_link);
 	up_timer(u, u->rc->idle_time);
+	relay_hop_wake(u->hop);
 }
 
 void

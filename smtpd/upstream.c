@@ -74,8 +74,15 @@ up_close(struct upstream *u)
 void
 up_free(struct upstream *u)
 {
+	struct relay_hop *hop = u->hop;
+	bool wake = false;
+
 	if (u->state == UP_IDLE)
 		relay_hop_idle_remove(u);
+	if (u->resetting) {
+		hop->resetting--;
+		wake = !TAILQ_EMPTY(&hop->waiters);   /* keeps hop alive below */
+	}
 	if (u->bev != NULL)
 		bufferevent_free(u->bev);
 	if (u->timer != NULL)
@@ -84,8 +91,10 @@ up_free(struct upstream *u)
 		event_free(u->defer);
 	TAILQ_REMOVE(&u->rc->all, u, all_link);
 	if (u->slot)
-		relay_hop_put(u->rc, u->hop);
+		relay_hop_put(u->rc, hop);
 	free(u);
+	if (wake)
+		relay_hop_wake(hop);
 }
 
 static void
@@ -171,6 +180,10 @@ up_vsend(struct upstream *u, enum up_state st, unsigned timeout,
 		return -1;
 	memset(&u->parser, 0, sizeof(u->parser));
 	u->state = st;
+	if (st == UP_RSET && !u->resetting) {
+		u->resetting = true;   /* until its reply or up_free() */
+		u->hop->resetting++;
+	}
 	up_timer(u, timeout);
 	return 0;
 }
@@ -383,10 +396,14 @@ on_reply(struct upstream *u, const struct upstream_reply *r)
 		break;
 	case UP_RSET:
 		evtimer_del(u->timer);
-		if (r->code / 100 == 2)
+		u->resetting = false;
+		u->hop->resetting--;
+		if (r->code / 100 == 2) {
 			relay_hop_idle_add(u);
-		else
+		} else {
 			up_send(u, UP_QUIT, UP_QUIT_WAIT, "QUIT");
+			relay_hop_wake(u->hop);
+		}
 		break;
 	case UP_QUIT:
 		up_free(u);

@@ -54,6 +54,9 @@ struct relay_hop {
 	char *key;                  /* "<relay>|<tls>" */
 	size_t count;               /* slots in use (connecting + connected) */
 	struct upstream_list idle;  /* most recently used first */
+	size_t resetting;           /* sessions with their RSET in flight */
+	struct upstream_req_list waiters; /* acquires waiting for one of them */
+	size_t nwaiters;
 	LIST_ENTRY(relay_hop) link;
 };
 LIST_HEAD(relay_hop_list, relay_hop);
@@ -79,6 +82,7 @@ struct upstream {
 	struct relay_hop *hop;
 	bool slot;
 	bool owned;                   /* handed to a caller, not yet released */
+	bool resetting;               /* RSET in flight, counted in the hop */
 	TAILQ_ENTRY(upstream) idle_link;
 	TAILQ_ENTRY(upstream) all_link;
 	struct bufferevent *bev;
@@ -137,5 +141,9 @@ void relay_hop_unused(struct relay_hop *hop);
 void relay_hop_idle_add(struct upstream *u);
 void relay_hop_idle_remove(struct upstream *u);
 void relay_pool_free(struct relay_client *rc);
+
+/* relay_client.c: hand idle sessions to waiting acquires, or let them
+ * connect when no RSET in flight is left for them. */
+void relay_hop_wake(struct relay_hop *hop);
 
 #endif

@@ -483,28 +483,23 @@ class TransactionTest(RelayCase):
               if x["rcpt"] == "user@other.test"][0]
         self.assertEqual(ln["reply"], r2.line)
 
-    @staticmethod
-    def settle_rset(up, count):
-        up.wait_commands("RSET", count)
-        time.sleep(0.3)
-
     def test_upstream_session_reused(self):
-        up = self.upstream()
+        """The next transaction starts right after the 250 (and a new
+        client right after QUIT), while the upstream's RSET is in flight,
+        slowed to 0.4 s here: it waits for that session, one connection
+        in all."""
+        up = self.upstream(script={"rset": rp.act("250 2.0.0 Ok",
+                                                  sleep=0.4)})
         d = self.cutoverd(up)
         c, (r,) = self.open_tx(d, ["<user@example.com>"])
         self.assertRelayed(self.send_data(c, MESSAGE),
                            "250 2.0.0 Ok: queued as Q000001", up)
-        # the upstream session goes back to the pool once its RSET is
-        # answered; a transaction that starts before that opens another
-        # one (noted in README), so let the RSET round trip finish first
-        self.settle_rset(up, 1)
         c.cmd("MAIL FROM:<%s>" % SENDER, "250")
         self.assertRelayed(c.cmd("RCPT TO:<user@example.com>", ""),
                            "250 2.1.5 Ok", up)
         self.assertRelayed(self.send_data(c, MESSAGE),
                            "250 2.0.0 Ok: queued as Q000002", up)
         self.quit_and_log(d, c)
-        self.settle_rset(up, 2)
         c2, (r,) = self.open_tx(d, ["<user@example.com>"])
         self.assertRelayed(self.send_data(c2, MESSAGE),
                            "250 2.0.0 Ok: queued as Q000003", up)
@@ -513,6 +508,23 @@ class TransactionTest(RelayCase):
         self.assertEqual(len(up.messages()), 3)
         self.assertEqual(up.verbs().count("EHLO"), 1)
         self.assertGreaterEqual(up.verbs().count("RSET"), 2)
+
+    def test_refused_rset_means_a_new_session(self):
+        """An upstream that refuses RSET is not reused: the waiting
+        transaction gets a session of its own."""
+        up = self.upstream(script={"rset": "500 5.5.1 no"})
+        d = self.cutoverd(up)
+        c, (r,) = self.open_tx(d, ["<user@example.com>"])
+        self.assertRelayed(self.send_data(c, MESSAGE),
+                           "250 2.0.0 Ok: queued as Q000001", up)
+        c.cmd("MAIL FROM:<%s>" % SENDER, "250")
+        self.assertRelayed(c.cmd("RCPT TO:<user@example.com>", ""),
+                           "250 2.1.5 Ok", up)
+        self.assertRelayed(self.send_data(c, MESSAGE),
+                           "250 2.0.0 Ok: queued as Q000002", up)
+        self.quit_and_log(d, c)
+        self.assertEqual(up.connection_count(), 2)
+        self.assertEqual(len(up.messages()), 2)
 
 
 class ContentTest(RelayCase):

@@ -947,6 +947,79 @@ test_reuse(void **state)
 	fake_stop(&f);
 }
 
+/* The next transaction starts while the last one's RSET is in flight (a
+ * client sending MAIL right after the 250): it waits for that session
+ * instead of opening a second connection. */
+static void
+test_reuse_during_rset(void **state)
+{
+	struct policy_relay cfg = relay_cfg();
+	struct relay_client *rc = client(&cfg);
+	struct membody mb = { "hello\r\n", 7, 0, 0, false };
+	struct script sc = { 0 };
+	struct fake f;
+	struct result res;
+
+	(void)state;
+	fake_start(&f, &sc);
+	assert_int_equal(transaction(rc, f.port, &mb, &res), S_DONE);
+	upstream_release(res.u);           /* RSET sent, no reply yet */
+	mb.off = 0;
+	assert_int_equal(transaction(rc, f.port, &mb, &res), S_DONE);
+	upstream_release(res.u);
+	run_for_ms(50);
+	assert_int_equal(f.accepted, 1);
+	assert_int_equal(f.messages, 2);
+	assert_string_equal(f.cmds,
+	    "EHLO|MAIL|RCPT|DATA|RSET|MAIL|RCPT|DATA|RSET|");
+	relay_client_free(rc);
+	run_for_ms(50);
+	assert_int_equal(f.open, 0);
+	fake_stop(&f);
+}
+
+/* The RSET waited for is refused (or the session dropped): the waiting
+ * acquire connects anew; and one RSET in flight serves one waiter only,
+ * a second acquire connects at once. */
+static void
+test_rset_waiters(void **state)
+{
+	static const char *rsets[] = { "500 5.5.1 no RSET here", DROP };
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(rsets) / sizeof(rsets[0]); i++) {
+		struct policy_relay cfg = relay_cfg();
+		struct relay_client *rc = client(&cfg);
+		struct membody mb = { "hello\r\n", 7, 0, 0, false };
+		struct script sc = { .rset = rsets[i] };
+		struct result a = { 0 }, b = { 0 }, res;
+		char relay[64];
+		struct fake f;
+
+		fake_start(&f, &sc);
+		assert_int_equal(transaction(rc, f.port, &mb, &res), S_DONE);
+		upstream_release(res.u);
+		hop(relay, sizeof(relay), f.port);
+		assert_non_null(upstream_acquire(rc, relay, RELAY_TLS_NONE,
+		    got_cb, &a));
+		assert_non_null(upstream_acquire(rc, relay, RELAY_TLS_NONE,
+		    got_cb, &b));
+		wait_for(&a);
+		wait_for(&b);
+		assert_non_null(a.u);
+		assert_non_null(b.u);
+		assert_int_equal(f.accepted, 3);
+		upstream_release(a.u);
+		upstream_release(b.u);
+		run_for_ms(50);
+		relay_client_free(rc);
+		run_for_ms(50);
+		assert_int_equal(f.open, 0);
+		fake_stop(&f);
+	}
+}
+
 static void
 test_per_hop_limit(void **state)
 {
@@ -1212,6 +1285,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_smtputf8_and_params, test_setup, test_teardown),
 		cmocka_unit_test_setup_teardown(test_starttls, test_setup, test_teardown),
 		cmocka_unit_test_setup_teardown(test_reuse, test_setup, test_teardown),
+		cmocka_unit_test_setup_teardown(test_reuse_during_rset, test_setup, test_teardown),
+		cmocka_unit_test_setup_teardown(test_rset_waiters, test_setup, test_teardown),
 		cmocka_unit_test_setup_teardown(test_per_hop_limit, test_setup, test_teardown),
 		cmocka_unit_test_setup_teardown(test_idle_expiry, test_setup, test_teardown),
 		cmocka_unit_test_setup_teardown(test_idle_dropped_by_peer, test_setup, test_teardown),
