@@ -483,14 +483,9 @@ class TransactionTest(RelayCase):
               if x["rcpt"] == "user@other.test"][0]
         self.assertEqual(ln["reply"], r2.line)
 
-    def test_upstream_session_reused(self):
-        """The next transaction starts right after the 250 (and a new
-        client right after QUIT), while the upstream's RSET is in flight,
-        slowed to 0.4 s here: it waits for that session, one connection
-        in all."""
-        up = self.upstream(script={"rset": rp.act("250 2.0.0 Ok",
-                                                  sleep=0.4)})
-        d = self.cutoverd(up)
+    def two_in_one_session(self, d, up):
+        """Two messages in one client session, the second MAIL sent right
+        after the first 250; then QUIT."""
         c, (r,) = self.open_tx(d, ["<user@example.com>"])
         self.assertRelayed(self.send_data(c, MESSAGE),
                            "250 2.0.0 Ok: queued as Q000001", up)
@@ -500,6 +495,16 @@ class TransactionTest(RelayCase):
         self.assertRelayed(self.send_data(c, MESSAGE),
                            "250 2.0.0 Ok: queued as Q000002", up)
         self.quit_and_log(d, c)
+
+    def test_upstream_session_reused(self):
+        """The next transaction starts right after the 250 (and a new
+        client right after QUIT), while the upstream's RSET is in flight,
+        slowed to 0.4 s here: it waits for that session, one connection
+        in all."""
+        up = self.upstream(script={"rset": rp.act("250 2.0.0 Ok",
+                                                  sleep=0.4)})
+        d = self.cutoverd(up)
+        self.two_in_one_session(d, up)
         c2, (r,) = self.open_tx(d, ["<user@example.com>"])
         self.assertRelayed(self.send_data(c2, MESSAGE),
                            "250 2.0.0 Ok: queued as Q000003", up)
@@ -514,15 +519,7 @@ class TransactionTest(RelayCase):
         transaction gets a session of its own."""
         up = self.upstream(script={"rset": "500 5.5.1 no"})
         d = self.cutoverd(up)
-        c, (r,) = self.open_tx(d, ["<user@example.com>"])
-        self.assertRelayed(self.send_data(c, MESSAGE),
-                           "250 2.0.0 Ok: queued as Q000001", up)
-        c.cmd("MAIL FROM:<%s>" % SENDER, "250")
-        self.assertRelayed(c.cmd("RCPT TO:<user@example.com>", ""),
-                           "250 2.1.5 Ok", up)
-        self.assertRelayed(self.send_data(c, MESSAGE),
-                           "250 2.0.0 Ok: queued as Q000002", up)
-        self.quit_and_log(d, c)
+        self.two_in_one_session(d, up)
         self.assertEqual(up.connection_count(), 2)
         self.assertEqual(len(up.messages()), 2)
 
