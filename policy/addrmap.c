@@ -296,21 +296,35 @@ map_new(FILE *f)
 	return m;
 }
 
+/* One line into buf (cap = ADDRMAP_LINE_MAX + 2), its LF dropped: its
+ * length, or -1 at the end of the file.  Reading stops one octet past
+ * ADDRMAP_LINE_MAX, so an over-long line is reported (load_line) without
+ * being read whole: a file without line breaks costs no memory. */
+static ssize_t
+read_line(FILE *f, char *buf, size_t cap)
+{
+	size_t n = 0;
+	int c = EOF;
+
+	while (n < cap - 1 && (c = getc_unlocked(f)) != EOF && c != '\n')
+		buf[n++] = (char)c;
+	buf[n] = '\0';
+	if (n == 0 && c == EOF)
+		return -1;
+	return (ssize_t)n;
+}
+
 static int
 load_file(struct loader *ld, struct addrmap *m, FILE *f)
 {
-	char *line = NULL;
-	size_t size = 0;
+	char line[ADDRMAP_LINE_MAX + 2];
 	ssize_t n;
 	int rc = 0;
 
-	while (rc == 0 && (n = getline(&line, &size, f)) >= 0) {
+	while (rc == 0 && (n = read_line(f, line, sizeof line)) >= 0) {
 		ld->line++;
-		if (n > 0 && line[n - 1] == '\n')
-			line[--n] = '\0';
 		rc = load_line(ld, m, line, (size_t)n);
 	}
-	free(line);
 	if (rc == 0 && ferror(f)) {
 		ld->line = 0;
 		rc = fail(ld, "read error: %s", strerror(errno));

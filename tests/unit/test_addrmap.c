@@ -20,6 +20,8 @@
 #include <string.h>
 #include <time.h>
 #include <malloc.h>
+#include <fcntl.h>
+#include <sys/resource.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -132,6 +134,36 @@ test_long_line(void **state)
 			assert_string_equal(err, want);
 		}
 	}
+}
+
+/* A file without line breaks (here 8 MiB, written in 64 KiB pieces) is
+ * refused at its first line, read only as far as the limit: the load
+ * takes no memory for it (getline() used to hold the whole line). */
+static void
+test_huge_line_bounded(void **state)
+{
+	static char chunk[64 * 1024];
+	char *path = write_map("", 0), err[512];
+	struct addrmap *m = NULL;
+	struct rusage before, after;
+	int fd = open(path, O_WRONLY | O_APPEND);
+	size_t i;
+
+	(void)state;
+	assert_true(fd >= 0);
+	memset(chunk, 'a', sizeof chunk);
+	for (i = 0; i < 128; i++)
+		assert_int_equal(write(fd, chunk, sizeof chunk),
+		    (ssize_t)sizeof chunk);
+	close(fd);
+	getrusage(RUSAGE_SELF, &before);
+	assert_int_equal(addrmap_load(path, &m, err, sizeof err), -1);
+	getrusage(RUSAGE_SELF, &after);
+	unlink(path);
+	assert_null(m);
+	assert_non_null(strstr(err, ":1: line too long"));
+	/* max RSS (KiB) grew by far less than the 8 MiB line */
+	assert_true(after.ru_maxrss - before.ru_maxrss < 2048);
 }
 
 static void
@@ -306,6 +338,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_load_errors),
 		cmocka_unit_test(test_long_line),
+		cmocka_unit_test(test_huge_line_bounded),
 		cmocka_unit_test(test_file_errors),
 		cmocka_unit_test(test_lookup),
 		cmocka_unit_test(test_empty_and_null),
