@@ -1,7 +1,7 @@
 """test_milter_postfix.py - cutover-milter plugged into a real Postfix.
 
 A private Postfix instance (own config, queue and data directories in a
-temporary directory; loopback only; run as in test_postfix_sender.py) has
+temporary directory; loopback only; relay_peers.PrivatePostfix) has
 an smtpd on 127.0.0.1:PORT with smtpd_milters = inet:127.0.0.1:MPORT
 (the lines of contrib/postfix-milter.snippet) and delivers dest.example
 mail to a maildir through the virtual transport.  swaks sends an
@@ -26,7 +26,7 @@ sys.path.insert(0, os.path.join(HERE, "milter"))
 import cutover_harness as h  # noqa: E402
 import loopback_dns  # noqa: E402
 import milter_harness as mh  # noqa: E402
-from test_postfix_sender import MASTER_CF, Postfix  # noqa: E402
+import relay_peers as rp  # noqa: E402
 
 MAIN_CF = """\
 compatibility_level = 3.6
@@ -63,11 +63,11 @@ biff = no
 SMTPD_LINE = ("127.0.0.1:{port} inet n - n - - smtpd\n")
 
 
-class MilterPostfix(Postfix):
-    """The test_postfix_sender instance, with our main.cf and an smtpd."""
+class MilterPostfix(rp.PrivatePostfix):
+    """relay_peers' private Postfix, with our main.cf and an smtpd."""
 
     def __init__(self, port, mport):
-        super().__init__(0)
+        super().__init__("milter")
         import pwd
         pw = pwd.getpwnam("nobody")
         mail = os.path.join(self.top, "mail")
@@ -79,7 +79,7 @@ class MilterPostfix(Postfix):
                                    data=os.path.join(self.top, "data"),
                                    uid=pw.pw_uid, gid=pw.pw_gid))
         with open(os.path.join(self.conf, "master.cf"), "w") as f:
-            f.write(SMTPD_LINE.format(port=port) + MASTER_CF +
+            f.write(SMTPD_LINE.format(port=port) + rp.MASTER_CF +
                     "virtual   unix  -       n       n       -       -       "
                     "virtual\n")
 
