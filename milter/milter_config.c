@@ -216,6 +216,27 @@ read_file(const char *path, size_t *lenp)
 
 /* ---- values ------------------------------------------------------------- */
 
+static const unsigned char v4mapped[12] =
+    { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+
+/*
+ * Clients are compared in IPv4 form when they come as IPv4-mapped IPv6
+ * (milter_config_trusted), so a network written as ::ffff:a.b.c.d/n with
+ * n >= 96 is stored as the IPv4 network a.b.c.d/(n - 96); otherwise it
+ * could never match.
+ */
+static void
+net_unmap(struct milter_net *net)
+{
+	if (net->family != AF_INET6 || net->prefix < 96 ||
+	    memcmp(net->addr, v4mapped, sizeof v4mapped) != 0)
+		return;
+	memmove(net->addr, net->addr + 12, 4);
+	memset(net->addr + 4, 0, sizeof net->addr - 4);
+	net->family = AF_INET;
+	net->prefix -= 96;
+}
+
 /* "IPv4[/n]" or "IPv6[/n]" into *net; -1 when not one. */
 static int
 parse_net(const char *s, struct milter_net *net)
@@ -248,6 +269,7 @@ parse_net(const char *s, struct milter_net *net)
 	}
 	for (i = net->prefix; i < max; i++)
 		net->addr[i / 8] &= (unsigned char)~(0x80u >> (i % 8));
+	net_unmap(net);
 	return 0;
 }
 
@@ -585,7 +607,7 @@ milter_config_trusted(const struct milter_config *c, const char *ip)
 		fam = AF_INET6;
 	else
 		return false;
-	if (fam == AF_INET6 && memcmp(a, "\0\0\0\0\0\0\0\0\0\0\xff\xff", 12) == 0) {
+	if (fam == AF_INET6 && memcmp(a, v4mapped, sizeof v4mapped) == 0) {
 		memmove(a, a + 12, 4);
 		fam = AF_INET;
 	}

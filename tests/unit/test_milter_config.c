@@ -206,6 +206,10 @@ static const struct trust_case trust_cases[] = {
 	{ "::ffff:10.9.9.9", true }, { "192.168.1.129", true },
 	{ "192.168.1.128", false }, { "192.168.1.130", false },
 	{ "172.31.255.255", true }, { "172.32.0.0", false }, { "172.15.0.1", false },
+	/* networks written in IPv4-mapped form match as IPv4 */
+	{ "198.51.100.7", true }, { "::ffff:198.51.100.200", true },
+	{ "198.51.101.1", false }, { "203.0.113.5", true }, { "203.0.113.6", false },
+	{ "::ffff:0:0", false },
 	{ "not-an-ip", false }, { "", false }, { NULL, false },
 };
 
@@ -214,7 +218,8 @@ test_trusted(void **state)
 {
 	static const char text[] = GOOD_HEAD
 	    "trusted_peers = { \"127.0.0.1\", \"::1\", \"10.0.0.0/8\", "
-	    "\"2001:db8::/32\", \"192.168.1.129/32\", \"172.16.0.0/12\" }\n";
+	    "\"2001:db8::/32\", \"192.168.1.129/32\", \"172.16.0.0/12\",\n"
+	    "\"::ffff:198.51.100.0/120\", \"::FFFF:203.0.113.5\" }\n";
 	char *path = write_tmp(text, sizeof text - 1);
 	char err[MILTER_CONFIG_ERR_MAX];
 	struct milter_config *c = NULL;
