@@ -29,7 +29,8 @@
  * fields in header order by d=, s= and b=.  A header field holding a NUL
  * byte is not given to libopendkim at all (it overflows a heap buffer on a
  * From with NULs), nor an empty field (it asserts): the message is
- * permerror.  Both found by fuzz_dkim_verify.
+ * permerror.  Both found by fuzz_dkim_verify, as was an h= overrun in the
+ * library kept away by one extra field (guard_field()).
  *
  * Invariants: a verifier never holds a copy of the body (nor of the
  * header, beyond one field for a moment in header_crlf()); all per-message
@@ -253,6 +254,26 @@ dkimv_header(struct dkim_verifier *v, const char *field, size_t len)
 	dkim_verifier_break(v, "header field refused", st);
 }
 
+/*
+ * libopendkim 2.11.0~beta2 writes a pointer one past an array of as many
+ * entries as the message has header fields when a signature's h= has
+ * selected every field and still names more (dkim_canon_selecthdrs():
+ * lhdrs[shcnt] = NULL with shcnt == dkim_hdrcnt): heap corruption any
+ * sender can cause (found by fuzz_dkim_verify).  One more field whose name
+ * holds a space can never be selected, because the library strips white
+ * space from h= before it matches names, so no h= selects every field.
+ * The field only exists inside the library: nothing signs, hashes or
+ * reports it.
+ */
+static const char GUARD_FIELD[] = "Cutover guard: never in h=";
+
+static DKIM_STAT
+guard_field(struct dkim_verifier *v)
+{
+	return dkim_header(v->dkim, (u_char *)(uintptr_t)GUARD_FIELD,
+	    sizeof GUARD_FIELD - 1);
+}
+
 void
 dkimv_eoh(struct dkim_verifier *v)
 {
@@ -267,6 +288,10 @@ dkimv_eoh(struct dkim_verifier *v)
 	v->state = DKIMV_ST_BODY;
 	if (v->broken)
 		return;
+	if ((st = guard_field(v)) != DKIM_STAT_OK) {
+		dkim_verifier_break(v, "guard field refused", st);
+		return;
+	}
 	st = dkim_eoh(v->dkim);
 	if (st == DKIM_STAT_NOSIG)
 		v->nosig = true;

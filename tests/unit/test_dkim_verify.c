@@ -11,9 +11,10 @@
  * folding -> the same outcome; calls out of order -> permerror, never a
  * crash; more than DKIMV_MAX_SIGS signatures; no From; a NUL in a header
  * field, an empty field (kept from libopendkim, which overflows or
- * asserts on them); four threads
- * sharing the library, one verifier each; the summary and
- * name tables; dkim_sigmap_copy_clean().
+ * asserts on them); an h= that selects every field and names more (the
+ * library's overrun, kept away by the guard field); four threads sharing
+ * the library, one verifier each; the summary and name tables;
+ * dkim_sigmap_copy_clean().
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -352,6 +353,51 @@ test_empty_field(void **state)
 	assert_non_null(strstr(out.sig[0].reason, "empty header field"));
 }
 
+/*
+ * A signature whose h= selects every header field and names more: the
+ * library once wrote past its array of fields (see guard_field()).  With
+ * 1..12 fields (odd counts put the stray pointer on the next heap chunk's
+ * size), the signature is sound, so without a resolver it is temperror.
+ */
+static void
+test_h_selects_every_field(void **state)
+{
+	char h[512], sig[1024];
+	size_t nfields;
+
+	(void)state;
+	for (nfields = 1; nfields <= 12; nfields++) {
+		struct dkim_verifier *v = dkimv_new(lib);
+		struct dkim_outcome out;
+		size_t i;
+
+		assert_non_null(v);
+		snprintf(h, sizeof h, "dkim-signature:from");
+		for (i = 2; i < nfields; i++)
+			snprintf(h + strlen(h), sizeof h - strlen(h), ":x%zu", i);
+		snprintf(h + strlen(h), sizeof h - strlen(h), ":from:to:from");
+		snprintf(sig, sizeof sig, "DKIM-Signature: v=1; a=rsa-sha256; "
+		    "d=example.com; s=sel; h=%s; bh=AAAA; b=AAAA", h);
+		dkimv_header(v, sig, strlen(sig));
+		if (nfields > 1)
+			dkimv_header(v, S("From: a@example.com"));
+		for (i = 2; i < nfields; i++) {
+			char f[32];
+
+			snprintf(f, sizeof f, "X%zu: %zu", i, i);
+			dkimv_header(v, f, strlen(f));
+		}
+		dkimv_eoh(v);
+		dkimv_body(v, S("hi\r\n"));
+		dkimv_eom(v, &out);
+		dkimv_free(v);
+		print_message("%zu fields: %s\n", nfields, out.sig[0].reason);
+		assert_int_equal(out.n, 1);
+		assert_int_equal(out.sig[0].result, nfields > 1 ?
+		    AUTHRES_TEMPERROR : AUTHRES_PERMERROR);
+	}
+}
+
 #define NTHREADS 4
 
 static void *
@@ -486,6 +532,7 @@ main(void)
 		cmocka_unit_test(test_no_from),
 		cmocka_unit_test(test_nul_in_header),
 		cmocka_unit_test(test_empty_field),
+		cmocka_unit_test(test_h_selects_every_field),
 		cmocka_unit_test(test_threads),
 		cmocka_unit_test(test_summary),
 		cmocka_unit_test(test_names),
