@@ -3,7 +3,7 @@
  * per-signature state to RFC 8601 result words.
  *
  * Public functions: dkim_sigmap_from_lib(), dkim_sigmap_malformed(),
- * dkim_sigmap_copy_clean().
+ * dkim_sigmap_unsafe(), dkim_sigmap_copy_clean().
  *
  * Why our own mapping: dkim_eom() returns one status for the message (the
  * "best" signature), but DMARC needs every signature, so each one is read
@@ -29,6 +29,7 @@
  * (0x21..0x7e; reasons may hold spaces), so A-R formatting cannot fail on
  * what a sender put in a signature.
  */
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -225,30 +226,11 @@ dkim_sigmap_from_lib(DKIM *dkim, DKIM_SIGINFO *sig, enum dkim_keylook look,
 	set_reason(o, o->body_partial ? "l= leaves body unsigned" : "good");
 }
 
-/* One tag of a tag-list (RFC 6376 3.2): name and value, WSP trimmed. */
-static void
-tag_found(const char *name, size_t nlen, const char *val, size_t vlen,
-    struct dkim_sig_outcome *o)
-{
-	if (nlen != 1)
-		return;
-	switch (name[0]) {
-	case 'd':
-		dkim_sigmap_copy_clean(o->d, sizeof(o->d), val, vlen);
-		break;
-	case 's':
-		dkim_sigmap_copy_clean(o->s, sizeof(o->s), val, vlen);
-		break;
-	case 'b':
-		dkim_sigmap_copy_clean(o->b, sizeof(o->b), val, vlen);
-		break;
-	case 'a':
-		o->alg = alg_from_name(val, vlen);
-		break;
-	default:
-		break;
-	}
-}
+/* One tag of a tag-list (RFC 6376 3.2): name and value, FWS trimmed. */
+struct sig_tag {
+	const char *name, *val;
+	size_t nlen, vlen;
+};
 
 static bool
 is_fws(char c)
@@ -256,34 +238,117 @@ is_fws(char c)
 	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
+/* The next tag from *p (a "tag=value" up to ';' or end), moving *p past
+ * it; false at the end.  A part without '=' gives an empty name. */
+static bool
+next_tag(const char **p, const char *end, struct sig_tag *t)
+{
+	const char *semi, *tend, *eq, *n0, *n1, *v0, *v1;
+
+	if (*p >= end)
+		return false;
+	semi = memchr(*p, ';', (size_t)(end - *p));
+	tend = semi != NULL ? semi : end;
+	eq = memchr(*p, '=', (size_t)(tend - *p));
+	n0 = *p;
+	n1 = eq != NULL ? eq : n0;
+	v0 = eq != NULL ? eq + 1 : n0;
+	v1 = eq != NULL ? tend : n0;
+	while (n0 < n1 && is_fws(*n0))
+		n0++;
+	while (n1 > n0 && is_fws(n1[-1]))
+		n1--;
+	while (v0 < v1 && is_fws(*v0))
+		v0++;
+	while (v1 > v0 && is_fws(v1[-1]))
+		v1--;
+	*t = (struct sig_tag){ n0, v0, (size_t)(n1 - n0), (size_t)(v1 - v0) };
+	*p = semi != NULL ? semi + 1 : end;
+	return true;
+}
+
+static void
+tag_found(const struct sig_tag *t, struct dkim_sig_outcome *o)
+{
+	if (t->nlen != 1)
+		return;
+	switch (t->name[0]) {
+	case 'd':
+		dkim_sigmap_copy_clean(o->d, sizeof(o->d), t->val, t->vlen);
+		break;
+	case 's':
+		dkim_sigmap_copy_clean(o->s, sizeof(o->s), t->val, t->vlen);
+		break;
+	case 'b':
+		dkim_sigmap_copy_clean(o->b, sizeof(o->b), t->val, t->vlen);
+		break;
+	case 'a':
+		o->alg = alg_from_name(t->val, t->vlen);
+		break;
+	default:
+		break;
+	}
+}
+
 void
 dkim_sigmap_malformed(const char *value, size_t len,
     struct dkim_sig_outcome *o)
 {
-	const char *p = value, *end = value + len;
+	const char *p = value;
+	struct sig_tag t;
 
 	memset(o, 0, sizeof(*o));
 	o->result = AUTHRES_PERMERROR;
 	set_reason(o, "malformed signature field");
-	while (p < end) {
-		const char *semi = memchr(p, ';', (size_t)(end - p));
-		const char *tend = semi != NULL ? semi : end;
-		const char *eq = memchr(p, '=', (size_t)(tend - p));
+	while (next_tag(&p, value + len, &t))
+		tag_found(&t, o);
+}
 
-		if (eq != NULL) {
-			const char *n0 = p, *n1 = eq, *v0 = eq + 1, *v1 = tend;
+static bool
+is_hex(char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'F') ||
+	    (c >= 'a' && c <= 'f');
+}
 
-			while (n0 < n1 && is_fws(*n0))
-				n0++;
-			while (n1 > n0 && is_fws(n1[-1]))
-				n1--;
-			while (v0 < v1 && is_fws(*v0))
-				v0++;
-			while (v1 > v0 && is_fws(v1[-1]))
-				v1--;
-			tag_found(n0, (size_t)(n1 - n0), v0, (size_t)(v1 - v0),
-			    o);
+/* libopendkim's isspace() in the C locale: what dkim_collapse() drops */
+static bool
+is_space(char c)
+{
+	return is_fws(c) || c == '\v' || c == '\f';
+}
+
+/* An i= value as libopendkim keeps it (white space removed): at most
+ * DKIM_SIGMAP_MAX_IDENTITY octets, every '=' followed by two hex digits. */
+static const char *
+identity_problem(const char *val, size_t vlen)
+{
+	size_t n = 0, after_eq = 0;
+
+	for (size_t i = 0; i < vlen; i++) {
+		if (is_space(val[i]))
+			continue;
+		if (++n > DKIM_SIGMAP_MAX_IDENTITY)
+			return "i= longer than 256 octets";
+		if (after_eq > 0) {
+			if (!is_hex(val[i]))
+				return "i= not dkim-quoted-printable";
+			after_eq--;
+		} else if (val[i] == '=') {
+			after_eq = 2;
 		}
-		p = semi != NULL ? semi + 1 : end;
 	}
+	return after_eq > 0 ? "i= not dkim-quoted-printable" : NULL;
+}
+
+const char *
+dkim_sigmap_unsafe(const char *value, size_t len)
+{
+	const char *p = value, *why = NULL;
+	struct sig_tag t;
+
+	while (why == NULL && next_tag(&p, value + len, &t))
+		if (t.nlen == 1 && t.name[0] == 'i')
+			why = identity_problem(t.val, t.vlen);
+	return why;
 }

@@ -6,6 +6,7 @@
  * Public functions:
  *   dkim_sigmap_from_lib()     libopendkim's verdict for one signature
  *   dkim_sigmap_malformed()    a field libopendkim could not parse
+ *   dkim_sigmap_unsafe()       a field libopendkim must not be given
  *   dkim_sigmap_copy_clean()   printable-ASCII copy, truncated, for d/s/b
  */
 #ifndef CUTOVER_DKIM_SIGMAP_H
@@ -34,6 +35,19 @@ void dkim_sigmap_from_lib(DKIM *dkim, DKIM_SIGINFO *sig,
 
 void dkim_sigmap_malformed(const char *value, size_t len,
     struct dkim_sig_outcome *o);
+
+/*
+ * Why libopendkim 2.11.0~beta2 must not be given this DKIM-Signature value,
+ * or NULL.  Its i= decoder (dkim_qp_decode(), run at dkim_eoh()) reads past
+ * the value's end when an '=' is not followed by two characters, and its
+ * 257-octet buffer loses its terminating NUL when the value decodes to more
+ * than DKIM_SIGMAP_MAX_IDENTITY octets: an i= must be dkim-quoted-printable
+ * (RFC 6376 2.11: every '=' followed by two hex digits) and, white space
+ * removed, at most that long.  Found by fuzz_dkim_verify against an
+ * AddressSanitizer build of the library.
+ */
+#define DKIM_SIGMAP_MAX_IDENTITY 256
+const char *dkim_sigmap_unsafe(const char *value, size_t len);
 
 /* Copy src (n bytes) into dst (cap > 0), NUL terminated, without FWS
  * (SP, HTAB, CR, LF), up to the first other byte outside 0x21..0x7e (a

@@ -30,7 +30,10 @@
  * byte is not given to libopendkim at all (it overflows a heap buffer on a
  * From with NULs), nor an empty field (it asserts): the message is
  * permerror.  Both found by fuzz_dkim_verify, as was an h= overrun in the
- * library kept away by one extra field (guard_field()).
+ * library kept away by one extra field (guard_field()), and an i= it reads
+ * past the end of (dkim_sigmap_unsafe()): such a signature field is not
+ * given to the library, that signature is permerror and the others are
+ * evaluated (one that signed the withheld field then fails).
  *
  * Invariants: a verifier never holds a copy of the body (nor of the
  * header, beyond one field for a moment in header_crlf()); all per-message
@@ -157,19 +160,28 @@ sig_value(const char *field, size_t len, size_t *vlen)
 
 /*
  * Read what we can of a DKIM-Signature value and ask libopendkim whether
- * it parses.  dkim_sig_syntax() needs a NUL-terminated string despite its
- * length argument (it strlcpy()s tags out of it), so it gets a copy.
+ * it parses; false when the field must be kept from the library (see
+ * dkim_sigmap_unsafe()), also past DKIMV_MAX_SIGS.  dkim_sig_syntax() needs
+ * a NUL-terminated string despite its length argument (it strlcpy()s tags
+ * out of it), so it gets a copy.
  */
-static void
+static bool
 note_signature(struct dkim_verifier *v, const char *val, size_t vlen)
 {
 	size_t i = v->nfound++;
+	const char *unsafe = dkim_sigmap_unsafe(val, vlen);
 	char *copy;
 	DKIM_STAT st = DKIM_STAT_SYNTAX;
 
 	if (i >= DKIMV_MAX_SIGS)
-		return;
+		return unsafe == NULL;
 	dkim_sigmap_malformed(val, vlen, &v->pre[i]);
+	if (unsafe != NULL) {
+		snprintf(v->pre[i].reason, sizeof(v->pre[i].reason), "%s",
+		    unsafe);
+		v->malformed[i] = true;
+		return false;
+	}
 	if (v->dkim != NULL && memchr(val, '\0', vlen) == NULL &&
 	    (copy = malloc(vlen + 1)) != NULL) {
 		memcpy(copy, val, vlen);
@@ -179,6 +191,7 @@ note_signature(struct dkim_verifier *v, const char *val, size_t vlen)
 	}
 	if (st != DKIM_STAT_OK)
 		v->malformed[i] = true;
+	return true;
 }
 
 /*
@@ -225,8 +238,9 @@ dkimv_header(struct dkim_verifier *v, const char *field, size_t len)
 		    DKIM_STAT_INVALID);
 		return;
 	}
-	if ((val = sig_value(field, len, &vlen)) != NULL)
-		note_signature(v, val, vlen);
+	if ((val = sig_value(field, len, &vlen)) != NULL &&
+	    !note_signature(v, val, vlen))
+		return;        /* that signature is permerror, the rest go on */
 	if (v->broken)
 		return;
 	if (len == 0) {

@@ -12,7 +12,8 @@
  * crash; more than DKIMV_MAX_SIGS signatures; no From; a NUL in a header
  * field, an empty field (kept from libopendkim, which overflows or
  * asserts on them); an h= that selects every field and names more (the
- * library's overrun, kept away by the guard field); four threads sharing
+ * library's overrun, kept away by the guard field); an i= the library
+ * would read past the end of (dkim_sigmap_unsafe()); four threads sharing
  * the library, one verifier each; the summary and name tables;
  * dkim_sigmap_copy_clean().
  */
@@ -398,6 +399,123 @@ test_h_selects_every_field(void **state)
 	}
 }
 
+/*
+ * An i= libopendkim would read past the end of (see dkim_sigmap_unsafe()):
+ * that signature is permerror with the reason, and the signatures before
+ * and after it are still evaluated (temperror: sound, no resolver).
+ */
+static void
+test_unsafe_identity(void **state)
+{
+	static const char *const bad[] = {
+		"@example.com=", "@example.com=4", "@example.com=4 ",
+		"@exa=\r\n mple.com", "=G1@example.com",
+	};
+	static const char SIG[] = "DKIM-Signature: v=1; a=rsa-sha256; "
+	    "d=example.com; s=sel; h=from; bh=AAAA; b=%s; i=%s";
+	char field[1024];
+
+	(void)state;
+	for (size_t i = 0; i < NA(bad); i++) {
+		struct dkim_verifier *v = dkimv_new(lib);
+		struct dkim_outcome out;
+
+		assert_non_null(v);
+		snprintf(field, sizeof field, SIG, "AAAA", "@example.com");
+		dkimv_header(v, field, strlen(field));
+		snprintf(field, sizeof field, SIG, "BBBB", bad[i]);
+		dkimv_header(v, field, strlen(field));
+		snprintf(field, sizeof field, SIG, "CCCC", "=40example.com");
+		dkimv_header(v, field, strlen(field));
+		dkimv_header(v, S("From: a@example.com"));
+		dkimv_eoh(v);
+		dkimv_body(v, S("hi\r\n"));
+		dkimv_eom(v, &out);
+		dkimv_free(v);
+		assert_int_equal(out.n, 3);
+		assert_int_equal(out.sig[0].result, AUTHRES_TEMPERROR);
+		assert_int_equal(out.sig[1].result, AUTHRES_PERMERROR);
+		assert_string_equal(out.sig[1].reason,
+		    "i= not dkim-quoted-printable");
+		assert_string_equal(out.sig[1].b, "BBBB");
+		assert_int_equal(out.sig[2].result, AUTHRES_TEMPERROR);
+		assert_string_equal(out.sig[2].b, "CCCC");
+	}
+}
+
+/* Past DKIMV_MAX_SIGS an unsafe field is still kept from the library. */
+static void
+test_unsafe_past_max(void **state)
+{
+	struct dkim_verifier *v = dkimv_new(lib);
+	struct dkim_outcome out;
+	char field[256];
+
+	(void)state;
+	assert_non_null(v);
+	for (size_t i = 0; i <= DKIMV_MAX_SIGS; i++) {
+		snprintf(field, sizeof field, "DKIM-Signature: v=1; "
+		    "a=rsa-sha256; d=example.com; s=sel; h=from; bh=AAAA; "
+		    "b=AAAA; i=%s", i < DKIMV_MAX_SIGS ? "@example.com" : "=");
+		dkimv_header(v, field, strlen(field));
+	}
+	dkimv_header(v, S("From: a@example.com"));
+	dkimv_eoh(v);
+	dkimv_body(v, S("hi\r\n"));
+	dkimv_eom(v, &out);
+	dkimv_free(v);
+	assert_int_equal(out.nfound, DKIMV_MAX_SIGS + 1);
+	assert_int_equal(out.n, DKIMV_MAX_SIGS);
+	for (size_t i = 0; i < out.n; i++)
+		assert_int_equal(out.sig[i].result, AUTHRES_TEMPERROR);
+}
+
+static void
+test_sigmap_unsafe(void **state)
+{
+	char long_i[400];
+	static const struct {
+		const char *in;
+		size_t len;
+		const char *want;    /* NULL: may be given to the library */
+	} cases[] = {
+		{ S("v=1; d=example.com; i=@example.com"), NULL },
+		{ S("v=1; i=a=40b@example.com"), NULL },
+		{ S("v=1; i=a=4a=4Fb@example.com"), NULL },
+		{ S("v=1; i = @exa mple.com ; d=example.com"), NULL },
+		{ S("v=1; i=;"), NULL },
+		{ S("v=1; d=a=; s=="), NULL },          /* only i= is decoded */
+		{ S("v=1; i=@example.com="), "i= not dkim-quoted-printable" },
+		{ S("v=1; i=@example.com=4;"), "i= not dkim-quoted-printable" },
+		{ S("v=1; i=@example.com=\r\n 4"),
+		    "i= not dkim-quoted-printable" },
+		{ S("v=1; i=x=ZZ@example.com"), "i= not dkim-quoted-printable" },
+		{ S("v=1; i=@a.example; i=="), "i= not dkim-quoted-printable" },
+	};
+
+	(void)state;
+	for (size_t i = 0; i < NA(cases); i++) {
+		const char *got = dkim_sigmap_unsafe(cases[i].in, cases[i].len);
+
+		if (cases[i].want == NULL)
+			assert_null(got);
+		else
+			assert_string_equal(got, cases[i].want);
+	}
+	/* 256 octets once white space is gone: accepted; 257: not */
+	memset(long_i, 'a', sizeof long_i);
+	memcpy(long_i, "i=", 2);
+	memcpy(long_i + 2 + 256 - 12, "@example.com", 12);
+	assert_null(dkim_sigmap_unsafe(long_i, 2 + 256));
+	long_i[10] = ' ';
+	long_i[11] = '\t';
+	assert_null(dkim_sigmap_unsafe(long_i, 2 + 256));
+	memcpy(long_i + 2 + 257 - 12, "@example.com", 12);
+	long_i[10] = long_i[11] = 'a';
+	assert_string_equal(dkim_sigmap_unsafe(long_i, 2 + 257),
+	    "i= longer than 256 octets");
+}
+
 #define NTHREADS 4
 
 static void *
@@ -533,6 +651,9 @@ main(void)
 		cmocka_unit_test(test_nul_in_header),
 		cmocka_unit_test(test_empty_field),
 		cmocka_unit_test(test_h_selects_every_field),
+		cmocka_unit_test(test_unsafe_identity),
+		cmocka_unit_test(test_unsafe_past_max),
+		cmocka_unit_test(test_sigmap_unsafe),
 		cmocka_unit_test(test_threads),
 		cmocka_unit_test(test_summary),
 		cmocka_unit_test(test_names),
