@@ -226,7 +226,8 @@ dkim_sigmap_from_lib(DKIM *dkim, DKIM_SIGINFO *sig, enum dkim_keylook look,
 	set_reason(o, o->body_partial ? "l= leaves body unsigned" : "good");
 }
 
-/* One tag of a tag-list (RFC 6376 3.2): name and value, FWS trimmed. */
+/* One tag of a tag-list (RFC 6376 3.2): name and value, trimmed of white
+ * space as libopendkim trims it (so that we read the tags it reads). */
 struct sig_tag {
 	const char *name, *val;
 	size_t nlen, vlen;
@@ -236,6 +237,13 @@ static bool
 is_fws(char c)
 {
 	return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+/* libopendkim's isspace() in the C locale: what dkim_collapse() drops */
+static bool
+is_space(char c)
+{
+	return is_fws(c) || c == '\v' || c == '\f';
 }
 
 /* The next tag from *p (a "tag=value" up to ';' or end), moving *p past
@@ -254,13 +262,13 @@ next_tag(const char **p, const char *end, struct sig_tag *t)
 	n1 = eq != NULL ? eq : n0;
 	v0 = eq != NULL ? eq + 1 : n0;
 	v1 = eq != NULL ? tend : n0;
-	while (n0 < n1 && is_fws(*n0))
+	while (n0 < n1 && is_space(*n0))
 		n0++;
-	while (n1 > n0 && is_fws(n1[-1]))
+	while (n1 > n0 && is_space(n1[-1]))
 		n1--;
-	while (v0 < v1 && is_fws(*v0))
+	while (v0 < v1 && is_space(*v0))
 		v0++;
-	while (v1 > v0 && is_fws(v1[-1]))
+	while (v1 > v0 && is_space(v1[-1]))
 		v1--;
 	*t = (struct sig_tag){ n0, v0, (size_t)(n1 - n0), (size_t)(v1 - v0) };
 	*p = semi != NULL ? semi + 1 : end;
@@ -309,13 +317,6 @@ is_hex(char c)
 {
 	return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'F') ||
 	    (c >= 'a' && c <= 'f');
-}
-
-/* libopendkim's isspace() in the C locale: what dkim_collapse() drops */
-static bool
-is_space(char c)
-{
-	return is_fws(c) || c == '\v' || c == '\f';
 }
 
 /* An i= value as libopendkim keeps it (white space removed): at most

@@ -490,6 +490,9 @@ test_sigmap_unsafe(void **state)
 		    "i= not dkim-quoted-printable" },
 		{ S("v=1; i=x=ZZ@example.com"), "i= not dkim-quoted-printable" },
 		{ S("v=1; i=@a.example; i=="), "i= not dkim-quoted-printable" },
+		/* libopendkim drops any white space around a tag name */
+		{ S("v=1; i\v=@example.com="), "i= not dkim-quoted-printable" },
+		{ S("v=1;\f i =x=4"), "i= not dkim-quoted-printable" },
 	};
 
 	(void)state;
